@@ -1,0 +1,49 @@
+# Aisle: `make run` to try it, `make test` to check it. Only Python 3.11 is needed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test lint install dev-install index clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first and pinned: 2.13.0 is the local CPU build; installed first, no
+# other package can pull a CUDA build in its place.
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+dev-install: $(VENV)/.dev
+
+## run: install, migrate, load the demo catalog if empty, index it, start web + worker.
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo_catalog --if-empty
+	$(BIN)/python manage.py build_index
+	HOST=$(HOST) PORT=$(PORT) bash docker/run-local.sh
+
+index: install
+	$(BIN)/python manage.py build_index
+
+## test: the whole suite; under CI against PostgreSQL and Redis, plus the embedded smoke pass.
+test: dev-install
+	bash .ci/test-suite.sh
+
+lint: dev-install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) var

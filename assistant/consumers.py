@@ -1,0 +1,85 @@
+"""The chat WebSocket (CONTRACTS §4): validates frames and hands them to the services."""
+
+import json
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from . import services
+from .messages import (
+    ChatMessage,
+    FeedbackMessage,
+    ProtocolError,
+    ResetMessage,
+    error,
+    parse_client_message,
+)
+
+# A frame carries one message of at most AISLE_MAX_MESSAGE_CHARS characters;
+# anything far larger is refused before it is parsed.
+MAX_FRAME_BYTES = 16_384
+# A client that keeps sending bad frames is disconnected (close code 4008, policy).
+MAX_PROTOCOL_ERRORS = 20
+POLICY_VIOLATION = 4008
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        self.session_key = await self._session_key()
+        self.protocol_errors = 0
+        await self.accept()
+        messages = await database_sync_to_async(services.history)(self.session_key)
+        if messages:
+            await self.send_json({"type": "history", "messages": messages})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            await self._refuse("invalid_message", "Send JSON text frames, not binary.")
+        elif len(text_data.encode()) > MAX_FRAME_BYTES:
+            await self._refuse("message_too_long", f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
+        else:
+            try:
+                content = json.loads(text_data)
+            except json.JSONDecodeError:
+                await self._refuse("invalid_json", "The frame is not valid JSON.")
+                return
+            await self.receive_json(content)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        try:
+            message = parse_client_message(content)
+        except ProtocolError as problem:
+            await self._refuse(problem.code, problem.message)
+            return
+        await getattr(self, f"_handle_{message['type']}")(message)
+
+    async def _handle_message(self, message: ChatMessage) -> None:
+        reply = await database_sync_to_async(services.chat_turn)(self.session_key, message["text"])
+        await self.send_json(reply)
+
+    async def _handle_feedback(self, message: FeedbackMessage) -> None:
+        try:
+            await database_sync_to_async(services.record_feedback)(
+                self.session_key, message["sku"], message["action"]
+            )
+        except services.UnknownProduct as problem:
+            await self._refuse("unknown_sku", str(problem))
+            return
+        await self.send_json({"type": "ack", "sku": message["sku"], "action": message["action"]})
+
+    async def _handle_reset(self, message: ResetMessage) -> None:
+        await self.send_json(await database_sync_to_async(services.reset)(self.session_key))
+
+    async def _refuse(self, code: str, message: str) -> None:
+        self.protocol_errors += 1
+        await self.send_json(error(code, message))
+        if self.protocol_errors >= MAX_PROTOCOL_ERRORS:
+            await self.close(code=POLICY_VIOLATION)
+
+    async def _session_key(self) -> str:
+        """The Django session's key, creating the session if the client has none."""
+        session = self.scope["session"]
+        if not session.session_key:
+            await database_sync_to_async(session.save)()
+        return session.session_key

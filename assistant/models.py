@@ -1,0 +1,71 @@
+"""Conversations with shoppers and the feedback they give on products."""
+
+from django.conf import settings
+from django.db import models
+
+from catalog.models import Product
+
+
+class Conversation(models.Model):
+    """One shopper's chat, keyed by their Django session."""
+
+    session_key = models.CharField(max_length=40, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    state = models.JSONField(default=dict, blank=True, help_text="The dialogue state.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return f"conversation {self.session_key[:8]}…"
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "Shopper"
+        ASSISTANT = "assistant", "Assistant"
+
+    conversation = models.ForeignKey(Conversation, related_name="messages", on_delete=models.CASCADE)
+    role = models.CharField(max_length=10, choices=Role)
+    text = models.TextField()
+    intent = models.CharField(max_length=32, blank=True)
+    slots = models.JSONField(default=dict, blank=True)
+    products = models.JSONField(default=list, blank=True, help_text="Product cards shown with the reply.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.text[:60]}"
+
+
+class FeedbackEvent(models.Model):
+    """A shopper's reaction to a product; the training signal for ranking."""
+
+    class Action(models.TextChoices):
+        VIEW = "view", "Viewed"
+        CLICK = "click", "Clicked"
+        LIKE = "like", "Liked"
+        DISLIKE = "dislike", "Disliked"
+        ADD_TO_CART = "add_to_cart", "Added to cart"
+
+    session_key = models.CharField(max_length=40, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    product = models.ForeignKey(Product, related_name="feedback_events", on_delete=models.CASCADE)
+    action = models.CharField(max_length=16, choices=Action)
+    ranker = models.CharField(max_length=64, blank=True, help_text="Ranker that showed the product.")
+    context = models.JSONField(default=dict, blank=True, help_text="Query, slots, position…")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.product_id} by {self.session_key[:8]}…"

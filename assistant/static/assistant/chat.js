@@ -1,0 +1,359 @@
+// Aisle chat page. Plain ES2020, no dependencies.
+// All server/catalog text is rendered with textContent / createElement (never innerHTML).
+'use strict';
+
+(() => {
+  const messagesEl = document.getElementById('messages');
+  const form = document.getElementById('chat-form');
+  const input = document.getElementById('chat-input');
+  const sendBtn = form.querySelector('button[type="submit"]');
+  const statusEl = document.getElementById('connection-status');
+  const typingEl = document.getElementById('typing');
+  const resetBtn = document.getElementById('new-conversation');
+
+  const WS_URL = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/chat/';
+  const MAX_DELAY = 30000;
+  let ws = null;
+  let delay = 1000;
+  let retryTimer = null;
+  let countdownTimer = null;
+
+  // ---------- helpers ----------
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  const str = (v) => (v === undefined || v === null ? '' : String(v));
+
+  // Only http(s) URLs (absolute or relative to this page) are allowed.
+  function safeUrl(raw) {
+    if (typeof raw !== 'string' || !raw.trim()) return null;
+    try {
+      const u = new URL(raw.trim(), location.href);
+      return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function formatPrice(price, currency) {
+    if (price === undefined || price === null || price === '') return '';
+    const n = typeof price === 'number' ? price : Number(price);
+    const cur = str(currency).trim();
+    if (!Number.isFinite(n)) return `${price} ${cur}`.trim();
+    if (cur) {
+      try {
+        return new Intl.NumberFormat(undefined, { style: 'currency', currency: cur }).format(n);
+      } catch {
+        /* invalid currency code: fall through */
+      }
+    }
+    return `${n.toLocaleString(undefined, { maximumFractionDigits: 2 })} ${cur}`.trim();
+  }
+
+  function formatRating(rating) {
+    if (rating === undefined || rating === null || rating === '') return '';
+    const n = Number(rating);
+    return Number.isFinite(n) ? `\u2605 ${n.toFixed(1)}` : '';
+  }
+
+  function formatCell(v) {
+    if (v === undefined || v === null || v === '') return '\u2014';
+    if (Array.isArray(v)) return v.length ? v.map(str).join(', ') : '\u2014';
+    if (typeof v === 'boolean') return v ? 'Yes' : 'No';
+    if (typeof v === 'object') return JSON.stringify(v);
+    return String(v);
+  }
+
+  function scrollToBottom() {
+    messagesEl.scrollTop = messagesEl.scrollHeight;
+  }
+
+  function setTyping(on) {
+    typingEl.hidden = !on;
+    if (on) scrollToBottom();
+  }
+
+  // ---------- sending ----------
+  function send(payload) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(payload));
+    return true;
+  }
+
+  function sendMessage(text) {
+    text = str(text).trim().slice(0, 1000);
+    if (!text) return false;
+    if (!send({ type: 'message', text })) return false;
+    addMessage('user', text);
+    setTyping(true);
+    return true;
+  }
+
+  function sendFeedback(sku, action, button) {
+    if (send({ type: 'feedback', sku, action }) && button) button.classList.add('pending');
+  }
+
+  // ---------- rendering ----------
+  function placeholder(title) {
+    const first = Array.from(str(title).trim())[0] || '?';
+    const ph = el('div', 'placeholder', first.toUpperCase());
+    ph.setAttribute('aria-hidden', 'true');
+    return ph;
+  }
+
+  function renderProduct(p) {
+    const sku = str(p.sku);
+    const title = str(p.title) || sku || 'Untitled product';
+    const card = el('article', 'product-card');
+    card.dataset.sku = sku;
+
+    const thumb = el('div', 'thumb');
+    const imgUrl = safeUrl(p.image_url);
+    if (imgUrl) {
+      const img = el('img');
+      img.alt = '';
+      img.loading = 'lazy';
+      img.referrerPolicy = 'no-referrer';
+      img.addEventListener('error', () => img.replaceWith(placeholder(title)), { once: true });
+      img.src = imgUrl;
+      thumb.append(img);
+    } else {
+      thumb.append(placeholder(title));
+    }
+
+    const body = el('div', 'body');
+    const heading = el('h3', 'name');
+    const url = safeUrl(p.url);
+    if (url) {
+      const a = el('a', 'title', title);
+      a.href = url;
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer';
+      a.addEventListener('click', () => sendFeedback(sku, 'click'));
+      a.addEventListener('auxclick', (e) => { if (e.button === 1) sendFeedback(sku, 'click'); });
+      heading.append(a);
+    } else {
+      heading.append(el('span', 'title', title));
+    }
+    body.append(heading);
+
+    const meta = el('p', 'meta');
+    const price = formatPrice(p.price, p.currency);
+    if (price) meta.append(el('span', 'price', price));
+    if (p.brand) meta.append(el('span', 'brand', p.brand));
+    const rating = formatRating(p.rating);
+    if (rating) {
+      const r = el('span', 'rating', rating);
+      r.title = `Rated ${Number(p.rating).toFixed(1)}`;
+      meta.append(r);
+    }
+    if (meta.childNodes.length) body.append(meta);
+    if (p.explanation) body.append(el('p', 'explanation', p.explanation));
+
+    const actions = el('div', 'actions');
+    for (const [action, label] of [['like', 'Like'], ['dislike', 'Dislike'], ['add_to_cart', 'Add to cart']]) {
+      const b = el('button', `feedback ${action}`, label);
+      b.type = 'button';
+      b.dataset.action = action;
+      b.setAttribute('aria-label', `${label}: ${title}`);
+      b.setAttribute('aria-pressed', 'false');
+      b.addEventListener('click', () => sendFeedback(sku, action, b));
+      actions.append(b);
+    }
+    body.append(actions);
+    card.append(thumb, body);
+    return card;
+  }
+
+  function renderCompare(compare, products) {
+    const skus = Array.isArray(compare.skus) ? compare.skus.map(str) : [];
+    const titles = new Map((products || []).map((p) => [str(p.sku), str(p.title)]));
+    const wrap = el('div', 'compare-wrap');
+    const table = el('table', 'compare');
+    table.append(el('caption', null, 'Comparison'));
+    const headRow = el('tr');
+    const corner = el('th');
+    corner.scope = 'col';
+    headRow.append(corner);
+    for (const sku of skus) {
+      const th = el('th', null, titles.get(sku) || sku);
+      th.scope = 'col';
+      headRow.append(th);
+    }
+    const thead = el('thead');
+    thead.append(headRow);
+    const tbody = el('tbody');
+    for (const row of Array.isArray(compare.rows) ? compare.rows : []) {
+      const tr = el('tr');
+      const th = el('th', null, row.field);
+      th.scope = 'row';
+      tr.append(th);
+      const values = Array.isArray(row.values) ? row.values : [];
+      skus.forEach((_, i) => tr.append(el('td', null, formatCell(values[i]))));
+      tbody.append(tr);
+    }
+    table.append(thead, tbody);
+    wrap.append(table);
+    return wrap;
+  }
+
+  function renderSuggestions(suggestions) {
+    const box = el('div', 'suggestions');
+    box.setAttribute('aria-label', 'Suggestions');
+    for (const s of suggestions) {
+      const b = el('button', 'suggestion', s);
+      b.type = 'button';
+      b.addEventListener('click', () => sendMessage(s));
+      box.append(b);
+    }
+    return box;
+  }
+
+  function addMessage(role, text, extra = {}) {
+    const msg = el('div', `msg ${role}`);
+    if (extra.createdAt) {
+      const d = new Date(extra.createdAt);
+      if (!Number.isNaN(d.getTime())) msg.title = d.toLocaleString();
+    }
+    if (text) msg.append(el('p', 'bubble', text));
+    const products = Array.isArray(extra.products) ? extra.products : [];
+    if (products.length) {
+      const grid = el('div', 'products');
+      products.forEach((p) => p && grid.append(renderProduct(p)));
+      msg.append(grid);
+    }
+    if (extra.compare && typeof extra.compare === 'object') msg.append(renderCompare(extra.compare, products));
+    if (Array.isArray(extra.suggestions) && extra.suggestions.length) {
+      // Only the latest reply keeps its suggestion chips.
+      messagesEl.querySelectorAll('.suggestions').forEach((n) => n.remove());
+      msg.append(renderSuggestions(extra.suggestions));
+    }
+    messagesEl.append(msg);
+    scrollToBottom();
+    return msg;
+  }
+
+  function markAck(sku, action) {
+    const sel = `.product-card[data-sku="${CSS.escape(str(sku))}"] button[data-action="${CSS.escape(str(action))}"]`;
+    messagesEl.querySelectorAll(sel).forEach((b) => {
+      b.classList.remove('pending');
+      b.classList.add('done', 'flash');
+      b.setAttribute('aria-pressed', 'true');
+      setTimeout(() => b.classList.remove('flash'), 1200);
+      const opposite = { like: 'dislike', dislike: 'like' }[action];
+      const other = opposite && b.parentElement.querySelector(`button[data-action="${opposite}"]`);
+      if (other) {
+        other.classList.remove('done');
+        other.setAttribute('aria-pressed', 'false');
+      }
+    });
+  }
+
+  // ---------- incoming ----------
+  function handle(data) {
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      console.warn('Aisle: ignoring non-JSON frame');
+      return;
+    }
+    switch (msg && msg.type) {
+      case 'reply':
+        setTyping(false);
+        addMessage('assistant', msg.text, {
+          products: msg.products, compare: msg.compare, suggestions: msg.suggestions,
+        });
+        break;
+      case 'ack':
+        markAck(msg.sku, msg.action);
+        break;
+      case 'history':
+        setTyping(false);
+        messagesEl.replaceChildren();
+        for (const m of Array.isArray(msg.messages) ? msg.messages : []) {
+          const role = m.role === 'user' ? 'user' : 'assistant';
+          addMessage(role, m.text, { products: m.products, createdAt: m.created_at });
+        }
+        break;
+      case 'error':
+        setTyping(false);
+        addMessage('error', msg.message || msg.code || 'Something went wrong.');
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---------- connection ----------
+  function setConnected(on) {
+    sendBtn.disabled = !on;
+    resetBtn.disabled = !on;
+  }
+
+  function setStatus(text, state) {
+    statusEl.textContent = text;
+    statusEl.dataset.state = state;
+  }
+
+  function connect() {
+    clearTimeout(retryTimer);
+    clearInterval(countdownTimer);
+    setStatus('Connecting\u2026', 'connecting');
+    let sock;
+    try {
+      sock = new WebSocket(WS_URL);
+    } catch {
+      scheduleReconnect();
+      return;
+    }
+    ws = sock;
+    sock.addEventListener('open', () => {
+      if (sock !== ws) return;
+      delay = 1000;
+      setConnected(true);
+      setStatus('Connected', 'connected');
+    });
+    sock.addEventListener('message', (e) => { if (sock === ws) handle(e.data); });
+    sock.addEventListener('close', () => {
+      if (sock !== ws) return;
+      ws = null;
+      setConnected(false);
+      setTyping(false);
+      scheduleReconnect();
+    });
+  }
+
+  function scheduleReconnect() {
+    let remaining = Math.round(delay / 1000);
+    const tick = () => setStatus(`Reconnecting in ${remaining}s\u2026`, 'reconnecting');
+    tick();
+    countdownTimer = setInterval(() => { remaining = Math.max(remaining - 1, 1); tick(); }, 1000);
+    retryTimer = setTimeout(connect, delay);
+    delay = Math.min(delay * 2, MAX_DELAY);
+  }
+
+  // ---------- wiring ----------
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (sendMessage(input.value)) input.value = '';
+    input.focus();
+  });
+
+  resetBtn.addEventListener('click', () => {
+    if (!send({ type: 'reset' })) return;
+    messagesEl.replaceChildren();
+    setTyping(false);
+    input.value = '';
+    input.focus();
+  });
+
+  window.addEventListener('online', () => { if (!ws) connect(); });
+
+  setConnected(false);
+  connect();
+})();

@@ -1,0 +1,207 @@
+"""The shop's catalog: products, a category tree, brands and typed attributes.
+
+Attributes follow the entity–attribute–value shape of Saleor and django-oscar:
+one row per (product, attribute, value), typed columns, so that "colour is
+grey" or "width under 200 cm" stay database queries rather than JSON scans.
+"""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.text import slugify
+
+
+class Brand(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=140, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Category(models.Model):
+    """A node of the category tree, with its materialised path for subtree queries."""
+
+    name = models.CharField(max_length=120)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, related_name="children", on_delete=models.CASCADE
+    )
+    path = models.CharField(
+        max_length=500, unique=True, help_text="Slugs from the root, joined by '/'."
+    )
+    full_name = models.CharField(max_length=600, help_text="Names from the root, joined by ' > '.")
+
+    class Meta:
+        ordering = ["path"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def depth(self) -> int:
+        return self.path.count("/")
+
+    def computed_path(self) -> tuple[str, str]:
+        """``(path, full_name)`` as they follow from ``name`` and ``parent``."""
+        slug = self.slug_for(self.name)
+        if self.parent is None:
+            return slug, self.name
+        return f"{self.parent.path}/{slug}", f"{self.parent.full_name} > {self.name}"
+
+    def clean(self) -> None:
+        path, _ = self.computed_path()
+        if self.pk and self.parent_id and (
+            self.parent_id == self.pk or self.parent.path.startswith(f"{self.path}/")
+        ):
+            raise ValidationError({"parent": "A category cannot sit inside itself."})
+        if Category.objects.filter(path=path).exclude(pk=self.pk).exists():
+            raise ValidationError({"name": f"A category {path!r} already exists."})
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Keep ``path`` and ``full_name`` in step with name and parent, down the subtree."""
+        old_path = self.path
+        self.path, self.full_name = self.computed_path()
+        super().save(*args, **kwargs)
+        if old_path and old_path != self.path:
+            for child in self.children.all():
+                child.save()
+
+    def subtree(self) -> models.QuerySet["Category"]:
+        """This category and every descendant."""
+        return Category.objects.filter(models.Q(pk=self.pk) | models.Q(path__startswith=f"{self.path}/"))
+
+    @staticmethod
+    def slug_for(name: str) -> str:
+        return slugify(name) or "category"
+
+
+class Attribute(models.Model):
+    """A product property such as colour, material or width, with its value type."""
+
+    class ValueType(models.TextChoices):
+        TEXT = "text", "Text"
+        NUMBER = "number", "Number"
+        BOOLEAN = "boolean", "Yes/no"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    value_type = models.CharField(max_length=10, choices=ValueType, default=ValueType.TEXT)
+    is_multi_valued = models.BooleanField(
+        default=False, help_text="A product may have several values (colours, materials)."
+    )
+    unit = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProductQuerySet(models.QuerySet["Product"]):
+    def active(self) -> "ProductQuerySet":
+        return self.filter(is_active=True)
+
+    def stale(self) -> "ProductQuerySet":
+        return self.filter(index_stale=True)
+
+    def with_attribute(self, slug: str, value: str) -> "ProductQuerySet":
+        return self.filter(attribute_values__attribute__slug=slug, attribute_values__value_text=value)
+
+
+class Product(models.Model):
+    sku = models.CharField("SKU", max_length=64, unique=True)
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    brand = models.ForeignKey(
+        Brand, null=True, blank=True, related_name="products", on_delete=models.SET_NULL
+    )
+    categories = models.ManyToManyField(Category, blank=True, related_name="products")
+    price = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="USD")
+    image_url = models.URLField(max_length=1000, blank=True)
+    url = models.CharField("page URL", max_length=1000, blank=True)
+    rating = models.FloatField(null=True, blank=True)
+    rating_count = models.PositiveIntegerField(default=0)
+    stock = models.PositiveIntegerField(null=True, blank=True, help_text="Empty when unknown.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    content_hash = models.CharField(max_length=64, blank=True, editable=False)
+    index_stale = models.BooleanField(
+        "index stale",
+        default=True,
+        help_text="Set when the product changed since its embedding was last built.",
+    )
+
+    objects = ProductQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sku"]
+        indexes = [
+            models.Index(fields=["price"]),
+            models.Index(fields=["is_active", "index_stale"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.sku})"
+
+    @property
+    def in_stock(self) -> bool | None:
+        return None if self.stock is None else self.stock > 0
+
+    def attribute_dict(self) -> dict[str, Any]:
+        """Attributes as ``{slug: value}``; multi-valued ones as lists."""
+        values: dict[str, Any] = {}
+        for row in self.attribute_values.all():
+            attribute = row.attribute
+            if attribute.is_multi_valued:
+                values.setdefault(attribute.slug, []).append(row.value)
+            else:
+                values[attribute.slug] = row.value
+        return values
+
+
+class ProductAttributeValue(models.Model):
+    product = models.ForeignKey(Product, related_name="attribute_values", on_delete=models.CASCADE)
+    attribute = models.ForeignKey(Attribute, related_name="values", on_delete=models.CASCADE)
+    value_text = models.CharField(max_length=255, blank=True)
+    value_number = models.FloatField(null=True, blank=True)
+    value_bool = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["attribute", "value_text"]),
+            models.Index(fields=["attribute", "value_number"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attribute.slug}={self.value}"
+
+    @property
+    def value(self) -> Any:
+        if self.value_number is not None:
+            return int(self.value_number) if self.value_number.is_integer() else self.value_number
+        if self.value_bool is not None:
+            return self.value_bool
+        return self.value_text
+
+
+class ProductEmbedding(models.Model):
+    """The encoder's vector for a product's text; the source the indexes are built from."""
+
+    product = models.OneToOneField(
+        Product, primary_key=True, related_name="embedding", on_delete=models.CASCADE
+    )
+    model_name = models.CharField(max_length=200)
+    vector = models.BinaryField(help_text="float32, L2-normalised.")
+    text_hash = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"embedding of {self.product_id}"

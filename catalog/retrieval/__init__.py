@@ -1,0 +1,1 @@
+"""Retrieval cores: product text, the sentence encoder. Pure Python, no Django."""

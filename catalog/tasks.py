@@ -1,0 +1,21 @@
+"""Background work for the catalog, run by Celery workers."""
+
+import logging
+
+from celery import shared_task
+
+from . import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True)
+def rebuild_embeddings(self, product_ids: list[int] | None = None, full: bool = False) -> dict:  # noqa: ANN001
+    """Re-encode the given products (or every stale one) and report progress."""
+
+    def report(done: int) -> None:
+        self.update_state(state="PROGRESS", meta={"done": done})
+
+    report_ = services.build_embeddings(product_ids, full=full, on_batch=report)
+    logger.info("embedded %d products in %.1fs", report_.products, report_.seconds)
+    return {"products": report_.products, "seconds": round(report_.seconds, 3)}

@@ -1,0 +1,69 @@
+"""``GET /healthz``: the state of every service Aisle depends on (CONTRACTS §5)."""
+
+import asyncio
+import uuid
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+from catalog.models import ProductEmbedding
+from catalog.retrieval.encoder import MODEL_NAME
+
+from .celery_app import app as celery_app
+
+TIMEOUT_S = 2.0
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 with each check's state when all pass, 503 naming the failing ones otherwise."""
+    checks = {
+        "database": _check(_database),
+        "channel_layer": _check(_channel_layer),
+        "broker": _check(_broker),
+    }
+    healthy = all(check["ok"] for check in checks.values())
+    body = {"status": "ok" if healthy else "degraded", **checks, "models": _models()}
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _check(probe: Any) -> dict[str, Any]:
+    try:
+        return {"ok": True, **probe()}
+    except Exception as problem:  # noqa: BLE001 - any failure is the answer
+        return {"ok": False, "error": f"{type(problem).__name__}: {problem}"}
+
+
+def _database() -> dict[str, Any]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"vendor": connection.vendor}
+
+
+def _channel_layer() -> dict[str, Any]:
+    layer = get_channel_layer()
+
+    async def round_trip() -> None:
+        channel = await layer.new_channel("healthz.")
+        token = uuid.uuid4().hex
+        await layer.send(channel, {"type": "healthz", "token": token})
+        received = await asyncio.wait_for(layer.receive(channel), TIMEOUT_S)
+        if received.get("token") != token:
+            raise RuntimeError("channel layer returned another message")
+
+    async_to_sync(round_trip)()
+    return {"backend": type(layer).__name__}
+
+
+def _broker() -> dict[str, Any]:
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=TIMEOUT_S)
+        transport = conn.transport_cls
+    return {"transport": str(transport)}
+
+
+def _models() -> dict[str, Any]:
+    embedded = ProductEmbedding.objects.values_list("model_name", flat=True).distinct()
+    return {"encoder": MODEL_NAME, "embeddings": sorted(embedded), "parser": None}

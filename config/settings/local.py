@@ -1,0 +1,7 @@
+"""Development settings: `make run` uses these."""
+
+from .base import *  # noqa: F403
+from .base import SECRET_KEY, env, refuse_dev_secret
+
+DEBUG = env.bool("DEBUG", default=True)
+refuse_dev_secret(DEBUG, SECRET_KEY)

@@ -1,0 +1,10 @@
+"""Test settings: only what makes the suite fast and self-contained."""
+
+from .base import *  # noqa: F403
+from .base import DATABASES, DATA_DIR
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# A file, not memory, so that a Daphne server or a Celery worker started by a
+# test sees the same SQLite test database.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}

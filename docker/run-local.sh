@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Starts one Celery worker in the background and Daphne in the foreground;
+# stopping Daphne (Ctrl-C) stops the worker too. Used by `make run`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+BIN=.venv/bin
+
+"$BIN/celery" -A config worker --loglevel=info --concurrency=1 --queues=celery &
+worker=$!
+trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
+
+echo
+echo "  Aisle is starting at http://$HOST:$PORT/  (admin: http://$HOST:$PORT/admin/)"
+echo "  Create an admin user with: $BIN/python manage.py createsuperuser"
+echo
+"$BIN/daphne" -b "$HOST" -p "$PORT" config.asgi:application

@@ -1,0 +1,1 @@
+"""Ranking: pure rankers that order candidate products for a shopper's context."""

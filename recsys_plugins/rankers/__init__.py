@@ -1,0 +1,1 @@
+"""Built-in rankers. Nothing here imports Django."""

@@ -63,5 +63,6 @@ class ProductResource(resources.ModelResource):
             result.validation_error = ValidationError(str(error))
             return result
         result.import_type = _IMPORT_TYPES[outcome]
-        result.add_instance_info(Product.objects.get(sku=record.sku))
+        result.instance = Product.objects.get(sku=record.sku)  # the admin logs it
+        result.add_instance_info(result.instance)
         return result

@@ -66,6 +66,7 @@ def write_jsonl(path: Path, lines: list[str]) -> Path:
     return path
 
 
+@pytest.mark.smoke
 @pytest.mark.django_db
 def test_jsonl_broken_rows_are_listed_and_good_rows_stored(tmp_path, capsys):
     path = write_jsonl(

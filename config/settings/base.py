@@ -156,6 +156,7 @@ AISLE_MAX_MESSAGE_CHARS = 1000
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
 LANGUAGE_CODE = "en-us"

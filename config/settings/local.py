@@ -5,3 +5,6 @@ from .base import SECRET_KEY, env, refuse_dev_secret
 
 DEBUG = env.bool("DEBUG", default=True)
 refuse_dev_secret(DEBUG, SECRET_KEY)
+
+# Serve app static files straight from the apps, no collectstatic needed.
+WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,157 @@
+"""The catalog admin: lists, filters, import with preview, export, background actions."""
+
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from assistant.models import FeedbackEvent
+from catalog.models import Category, Product
+from catalog.resources import ProductResource
+
+CHANGELIST = "/admin/catalog/product/"
+CSV_HEADER = "sku,title,price,currency,categories,brand,attr:color\n"
+
+
+@pytest.fixture
+def staff(admin_client):
+    return admin_client
+
+
+def csv_format_index(response) -> str:  # noqa: ANN001
+    """The value of the CSV option in an import/export form's format select."""
+    for value, label in response.context["form"].fields["format"].choices:
+        if str(label).lower() == "csv":
+            return str(value)
+    raise AssertionError("no CSV format offered")
+
+
+@pytest.mark.django_db
+def test_product_list_filters_and_search(staff, small_catalog):
+    assert staff.get(CHANGELIST).status_code == 200
+    cheap = staff.get(CHANGELIST, {"price_band": "0-50"}).context["cl"].result_count
+    assert cheap == Product.objects.filter(price__lt=50).count() > 0
+    sofas = Category.objects.get(full_name="Furniture > Sofas")
+    in_sofas = staff.get(CHANGELIST, {"categories__id__exact": sofas.pk}).context["cl"].result_count
+    assert in_sofas == sofas.products.count() > 0
+    assert staff.get(CHANGELIST, {"index_stale__exact": "1"}).context["cl"].result_count == len(small_catalog)
+    assert staff.get(CHANGELIST, {"stock_state": "out"}).context["cl"].result_count == Product.objects.filter(
+        stock=0
+    ).count()
+    assert staff.get(CHANGELIST, {"q": "sofa"}).context["cl"].result_count > 0
+    for page in ("/admin/catalog/category/", "/admin/assistant/feedbackevent/", "/admin/assistant/conversation/"):
+        assert staff.get(page).status_code == 200
+
+
+@pytest.mark.django_db
+def test_import_preview_shows_row_errors_then_confirm_stores_good_rows(staff, small_catalog):
+    before = Product.objects.count()
+    content = CSV_HEADER + "N-1,Blue velvet armchair,349,USD,Furniture > Armchairs,Velluto,navy\nN-2,No price,,USD,,,\n"
+    form_page = staff.get(f"{CHANGELIST}import/")
+    preview = staff.post(
+        f"{CHANGELIST}import/",
+        {
+            "import_file": SimpleUploadedFile("new.csv", content.encode(), content_type="text/csv"),
+            "format": csv_format_index(form_page),
+            "resource": "0",
+        },
+    )
+    assert preview.status_code == 200
+    page = preview.content.decode()
+    assert "price is required" in page
+    assert Product.objects.count() == before, "the preview must not store anything"
+
+    fine = CSV_HEADER + "N-1,Blue velvet armchair,349,USD,Furniture > Armchairs,Velluto,navy\n"
+    preview = staff.post(
+        f"{CHANGELIST}import/",
+        {
+            "import_file": SimpleUploadedFile("new.csv", fine.encode(), content_type="text/csv"),
+            "format": csv_format_index(form_page),
+            "resource": "0",
+        },
+    )
+    confirm = preview.context["confirm_form"].initial
+    staff.post(f"{CHANGELIST}process_import/", confirm)
+    armchair = Product.objects.get(sku="N-1")
+    assert armchair.attribute_dict() == {"color": ["blue"]}
+    assert Product.objects.count() == before + 1
+
+
+@pytest.mark.django_db
+def test_export_respects_the_current_filter_and_round_trips(staff, small_catalog):
+    # As the admin does it: filter the list, then press "Export".
+    form_page = staff.get(f"{CHANGELIST}export/?price_band=0-50")
+    form = form_page.context["form"]
+    fields = {name: "on" for name in form.fields if name.startswith("productresource_")}
+    response = staff.post(
+        f"{CHANGELIST}export/?price_band=0-50",
+        {"format": csv_format_index(form_page), "resource": "0", **fields,
+         "export_items": form.initial.get("export_items", [])},
+    )  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    expected = set(Product.objects.filter(price__lt=50).values_list("sku", flat=True))
+    assert {row["sku"] for row in rows} == expected and expected
+
+    # What the admin exports, the importer reads back unchanged.
+    from tablib import Dataset
+
+    result = ProductResource().import_data(Dataset().load(response.content.decode("utf-8-sig"), format="csv"))
+    assert not result.has_errors() and not result.has_validation_errors()
+    assert {row.import_type for row in result.rows} == {"skip"}
+
+
+@pytest.mark.django_db
+def test_bad_admin_form_input_is_refused_and_stored_data_kept(staff, small_catalog):
+    product = Product.objects.get(sku=small_catalog[0])
+    response = staff.post(
+        f"{CHANGELIST}{product.pk}/change/",
+        {"sku": small_catalog[1], "title": "", "price": "cheap", "currency": "USD", "rating_count": -1},
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert {"sku", "title", "price", "rating_count"} <= set(errors)
+    product.refresh_from_db()
+    assert product.sku == small_catalog[0] and product.price > Decimal(0)
+
+
+@pytest.mark.django_db
+def test_category_cannot_be_moved_inside_itself(staff, small_catalog):
+    furniture = Category.objects.get(full_name="Furniture")
+    sofas = Category.objects.get(full_name="Furniture > Sofas")
+    response = staff.post(
+        f"/admin/catalog/category/{furniture.pk}/change/", {"name": "Furniture", "parent": sofas.pk}
+    )
+    assert "cannot sit inside itself" in response.content.decode()
+    furniture.refresh_from_db()
+    assert furniture.parent is None
+
+
+@pytest.mark.django_db
+def test_feedback_and_conversations_are_read_only(staff, small_catalog):
+    event = FeedbackEvent.objects.create(
+        session_key="s" * 32, product=Product.objects.first(), action=FeedbackEvent.Action.LIKE
+    )
+    assert staff.get("/admin/assistant/feedbackevent/add/").status_code == 403
+    staff.post(f"/admin/assistant/feedbackevent/{event.pk}/change/", {"action": "dislike"})
+    event.refresh_from_db()
+    assert event.action == "like"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_rebuild_embeddings_action_runs_in_the_worker(staff, small_catalog, celery_worker):
+    products = Product.objects.order_by("pk")[:3]
+    ids = [str(p.pk) for p in products]
+    response = staff.post(
+        CHANGELIST, {"action": "rebuild_embeddings", "_selected_action": ids}, follow=True
+    )
+    assert "Queued embedding rebuild of 3 products" in response.content.decode()
+    import time
+
+    deadline = time.monotonic() + 120
+    while Product.objects.filter(pk__in=ids, index_stale=True).exists():
+        assert time.monotonic() < deadline, "the worker did not embed the products"
+        time.sleep(0.5)
+    assert "rebuild_embeddings" in celery_worker.read_text()

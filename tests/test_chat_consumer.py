@@ -1,0 +1,137 @@
+"""The chat WebSocket through the real ASGI stack (session and origin middleware)."""
+
+import json
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from assistant.consumers import MAX_PROTOCOL_ERRORS, POLICY_VIOLATION
+from assistant.models import Conversation, FeedbackEvent, Message
+from catalog.models import Product
+from config.asgi import application
+
+ORIGIN = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+
+
+async def connect(headers: list[tuple[bytes, bytes]] = ORIGIN) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+@pytest.mark.smoke
+@pytest.mark.django_db(transaction=True)
+async def test_message_gets_products_ranked_by_similarity(indexed_catalog):
+    communicator = await connect()
+    await communicator.send_json_to({"type": "message", "text": "grey sofa"})
+    reply = await communicator.receive_json_from(timeout=30)
+    await communicator.disconnect()
+
+    assert reply["type"] == "reply" and reply["intent"] == "search"
+    assert set(reply) >= {"text", "slots", "state", "products", "compare", "suggestions"}
+    products = reply["products"]
+    assert 1 <= len(products) <= 10
+    assert set(products[0]) == {"sku", "title", "price", "currency", "brand", "categories",
+                                "image_url", "url", "rating", "explanation"}  # fmt: skip
+    assert "sofa" in products[0]["title"].lower()
+    assert all(p["sku"] in indexed_catalog for p in products)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_malformed_frames_get_errors_and_the_connection_stays_open(indexed_catalog):
+    communicator = await connect()
+    bad_frames = [
+        ("{not json", "invalid_json"),
+        (json.dumps(["a", "list"]), "invalid_message"),
+        (json.dumps({"type": "dance"}), "unknown_type"),
+        (json.dumps({"type": "message"}), "invalid_message"),
+        (json.dumps({"type": "message", "text": "   "}), "empty_message"),
+        (json.dumps({"type": "message", "text": "x" * 1001}), "message_too_long"),
+        ("x" * 20_000, "message_too_long"),
+        (json.dumps({"type": "feedback", "sku": "NOPE", "action": "like"}), "unknown_sku"),
+        (json.dumps({"type": "feedback", "sku": indexed_catalog[0], "action": "steal"}), "invalid_feedback"),
+    ]
+    for frame, code in bad_frames:
+        await communicator.send_to(text_data=frame)
+        answer = await communicator.receive_json_from(timeout=10)
+        assert answer["type"] == "error" and answer["code"] == code, frame[:40]
+        assert answer["message"]
+    await communicator.send_to(bytes_data=b"\x00\x01")
+    assert (await communicator.receive_json_from())["code"] == "invalid_message"
+
+    # Still open and working after all that.
+    await communicator.send_json_to({"type": "message", "text": "white bookcase"})
+    assert (await communicator.receive_json_from(timeout=30))["type"] == "reply"
+    await communicator.disconnect()
+    assert not await FeedbackEvent.objects.aexists()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_client_that_keeps_sending_garbage_is_disconnected(db):
+    communicator = await connect()
+    for _ in range(MAX_PROTOCOL_ERRORS):
+        await communicator.send_to(text_data="garbage")
+        await communicator.receive_json_from()
+    assert (await communicator.receive_output())["code"] == POLICY_VIOLATION
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_feedback_is_stored_and_acknowledged(indexed_catalog):
+    communicator = await connect()
+    await communicator.send_json_to({"type": "message", "text": "phone case"})
+    shown = (await communicator.receive_json_from(timeout=30))["products"]
+    sku = shown[1]["sku"]
+    await communicator.send_json_to({"type": "feedback", "sku": sku, "action": "like"})
+    assert await communicator.receive_json_from() == {"type": "ack", "sku": sku, "action": "like"}
+    await communicator.disconnect()
+
+    event = await FeedbackEvent.objects.select_related("product").aget()
+    assert (event.product.sku, event.action, event.ranker) == (sku, "like", "cosine")
+    assert event.context == {"query": "phone case", "position": 2}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_reconnecting_with_the_session_replays_history_and_reset_clears_state(indexed_catalog):
+    communicator = await connect()
+    await communicator.send_json_to({"type": "message", "text": "oak dining table"})
+    first = await communicator.receive_json_from(timeout=30)
+    await communicator.disconnect()
+
+    conversation = await Conversation.objects.aget()
+    cookie = (b"cookie", f"sessionid={conversation.session_key}".encode())
+    again = await connect([*ORIGIN, cookie])
+    history = await again.receive_json_from()
+    assert history["type"] == "history"
+    assert [(m["role"], m["text"]) for m in history["messages"]] == [
+        ("user", "oak dining table"),
+        ("assistant", first["text"]),
+    ]
+    assert [p["sku"] for p in history["messages"][1]["products"]] == [p["sku"] for p in first["products"]]
+
+    await again.send_json_to({"type": "reset"})
+    reset = await again.receive_json_from()
+    await again.disconnect()
+    assert reset["intent"] == "reset" and reset["state"] == {}
+    await conversation.arefresh_from_db()
+    assert conversation.state == {}
+    assert await Message.objects.acount() == 2  # reset keeps the record
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_foreign_origins_are_refused(db):
+    communicator = WebsocketCommunicator(
+        application, "/ws/chat/", headers=[(b"origin", b"http://evil.example"), (b"host", b"localhost")]
+    )
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_empty_catalog_says_so(db):
+    communicator = await connect()
+    await communicator.send_json_to({"type": "message", "text": "sofa"})
+    reply = await communicator.receive_json_from(timeout=30)
+    await communicator.disconnect()
+    assert reply["products"] == [] and "empty" in reply["text"]
+    assert not await Product.objects.aexists()

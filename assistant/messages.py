@@ -104,9 +104,7 @@ def validate_feedback(sku: Any, action: Any) -> tuple[str, str]:
     if not isinstance(sku, str) or not sku.strip() or len(sku) > 64:
         raise ProtocolError("invalid_feedback", "'sku' must be a product SKU.")
     if action not in FEEDBACK_ACTIONS:
-        raise ProtocolError(
-            "invalid_feedback", f"'action' must be one of: {', '.join(FEEDBACK_ACTIONS)}."
-        )
+        raise ProtocolError("invalid_feedback", f"'action' must be one of: {', '.join(FEEDBACK_ACTIONS)}.")
     return sku.strip(), action
 
 

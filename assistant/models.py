@@ -10,9 +10,7 @@ class Conversation(models.Model):
     """One shopper's chat, keyed by their Django session."""
 
     session_key = models.CharField(max_length=40, unique=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     state = models.JSONField(default=dict, blank=True, help_text="The dialogue state.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -55,9 +53,7 @@ class FeedbackEvent(models.Model):
         ADD_TO_CART = "add_to_cart", "Added to cart"
 
     session_key = models.CharField(max_length=40, db_index=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     product = models.ForeignKey(Product, related_name="feedback_events", on_delete=models.CASCADE)
     action = models.CharField(max_length=16, choices=Action)
     ranker = models.CharField(max_length=64, blank=True, help_text="Ranker that showed the product.")

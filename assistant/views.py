@@ -51,9 +51,7 @@ def api_search(request: HttpRequest) -> JsonResponse:
     ranker = request.GET.get("ranker", services.RANKER)
     if ranker != services.RANKER:
         return _error(ProtocolError("unknown_ranker", f"No ranker named {ranker!r}."))
-    return JsonResponse(
-        {"results": services.search_cards(query, k), "intent": "search", "slots": {}}
-    )
+    return JsonResponse({"results": services.search_cards(query, k), "intent": "search", "slots": {}})
 
 
 @csrf_exempt
@@ -87,7 +85,11 @@ def _session_id(value: Any, required: bool = False) -> str:
     """A client-chosen session id (8–40 letters, digits, '-' or '_'), or a new one."""
     if value is None and not required:
         return secrets.token_hex(16)
-    if not isinstance(value, str) or not 8 <= len(value) <= 40 or not value.replace("-", "").replace("_", "").isalnum():
+    if (
+        not isinstance(value, str)
+        or not 8 <= len(value) <= 40
+        or not value.replace("-", "").replace("_", "").isalnum()
+    ):
         raise ProtocolError("invalid_session", "'session' must be 8–40 letters, digits, '-' or '_'.")
     return value
 

@@ -22,7 +22,9 @@ class PriceBandFilter(admin.SimpleListFilter):
     }
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(key, f"{low}–{high}" if high else f"{low} and more") for key, (low, high) in self.BANDS.items()]
+        return [
+            (key, f"{low}–{high}" if high else f"{low} and more") for key, (low, high) in self.BANDS.items()
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> QuerySet[Product]:
         if self.value() not in self.BANDS:
@@ -64,7 +66,15 @@ class ProductAdmin(ImportExportModelAdmin):
         "is_active", "index_stale", "updated_at",
     ]  # fmt: skip
     list_display_links = ["sku", "title"]
-    list_filter = ["is_active", "index_stale", StockFilter, PriceBandFilter, "categories", "brand", "currency"]
+    list_filter = [
+        "is_active",
+        "index_stale",
+        StockFilter,
+        PriceBandFilter,
+        "categories",
+        "brand",
+        "currency",
+    ]
     search_fields = ["sku", "title", "description", "brand__name"]
     list_select_related = ["brand"]
     autocomplete_fields = ["brand"]
@@ -89,7 +99,7 @@ class ProductAdmin(ImportExportModelAdmin):
             product.image_url,
         )
 
-    def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:  # noqa: ANN001
+    def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
         obj.index_stale = True
         super().save_model(request, obj, form, change)
 

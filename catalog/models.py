@@ -30,9 +30,7 @@ class Category(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, related_name="children", on_delete=models.CASCADE
     )
-    path = models.CharField(
-        max_length=500, unique=True, help_text="Slugs from the root, joined by '/'."
-    )
+    path = models.CharField(max_length=500, unique=True, help_text="Slugs from the root, joined by '/'.")
     full_name = models.CharField(max_length=600, help_text="Names from the root, joined by ' > '.")
 
     class Meta:
@@ -41,6 +39,15 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return self.full_name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Keep ``path`` and ``full_name`` in step with name and parent, down the subtree."""
+        old_path = self.path
+        self.path, self.full_name = self.computed_path()
+        super().save(*args, **kwargs)
+        if old_path and old_path != self.path:
+            for child in self.children.all():
+                child.save()
 
     @property
     def depth(self) -> int:
@@ -55,21 +62,14 @@ class Category(models.Model):
 
     def clean(self) -> None:
         path, _ = self.computed_path()
-        if self.pk and self.parent_id and (
-            self.parent_id == self.pk or self.parent.path.startswith(f"{self.path}/")
+        if (
+            self.pk
+            and self.parent_id
+            and (self.parent_id == self.pk or self.parent.path.startswith(f"{self.path}/"))
         ):
             raise ValidationError({"parent": "A category cannot sit inside itself."})
         if Category.objects.filter(path=path).exclude(pk=self.pk).exists():
             raise ValidationError({"name": f"A category {path!r} already exists."})
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        """Keep ``path`` and ``full_name`` in step with name and parent, down the subtree."""
-        old_path = self.path
-        self.path, self.full_name = self.computed_path()
-        super().save(*args, **kwargs)
-        if old_path and old_path != self.path:
-            for child in self.children.all():
-                child.save()
 
     def subtree(self) -> models.QuerySet["Category"]:
         """This category and every descendant."""

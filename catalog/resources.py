@@ -41,7 +41,7 @@ class ProductResource(resources.ModelResource):
         super().__init__(**kwargs)
         self._writer = CatalogWriter()
 
-    def get_queryset(self):  # noqa: ANN201 - django-import-export's signature
+    def get_queryset(self):
         return Product.objects.select_related("brand").prefetch_related(
             "categories", "attribute_values__attribute"
         )

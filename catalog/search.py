@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, Max
+from django.db.models import Count, Max, QuerySet
 
 from recsys_plugins.rankers.base import Candidates
 from recsys_plugins.rankers.cosine import CosineRanker
@@ -29,18 +29,26 @@ class _EmbeddingCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._signature: tuple | None = None
-        self._candidates = Candidates(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
+        self._candidates = _load(ProductEmbedding.objects.none())
 
     def candidates(self) -> Candidates:
+        """The active products' embeddings, reloaded when they changed."""
         rows = ProductEmbedding.objects.filter(product__is_active=True)
         signature = tuple(rows.aggregate(count=Count("pk"), latest=Max("updated_at")).values())
         with self._lock:
             if signature != self._signature:
-                ids, blobs = zip(*rows.values_list("product_id", "vector"), strict=True) if signature[0] else ((), ())
-                vectors = np.vstack([np.frombuffer(blob, dtype=np.float32) for blob in blobs]) if blobs else np.zeros((0, 0), np.float32)
-                self._candidates = Candidates(np.asarray(ids, dtype=np.int64), vectors)
+                self._candidates = _load(rows)
                 self._signature = signature
             return self._candidates
+
+
+def _load(rows: QuerySet[ProductEmbedding]) -> Candidates:
+    ids, vectors = [], []
+    for product_id, blob in rows.values_list("product_id", "vector"):
+        ids.append(product_id)
+        vectors.append(np.frombuffer(blob, dtype=np.float32))
+    matrix = np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+    return Candidates(np.asarray(ids, dtype=np.int64), matrix)
 
 
 _cache = _EmbeddingCache()
@@ -53,7 +61,9 @@ def search_products(query: str, k: int = 10) -> list[SearchHit]:
         return []
     query_vector = get_encoder(settings.AISLE_DEVICE).encode([query])[0]
     ranked = CosineRanker().rank(query_vector, candidates, k)
-    products = Product.objects.select_related("brand").prefetch_related("categories").in_bulk(
-        [product_id for product_id, _ in ranked]
+    products = (
+        Product.objects.select_related("brand")
+        .prefetch_related("categories")
+        .in_bulk([product_id for product_id, _ in ranked])
     )
     return [SearchHit(products[pid], score) for pid, score in ranked if pid in products]

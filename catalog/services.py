@@ -260,9 +260,7 @@ def build_embeddings(
         products = products.filter(pk__in=list(product_ids))
     elif not full:
         products = products.stale()
-    products = products.select_related("brand").prefetch_related(
-        "categories", "attribute_values__attribute"
-    )
+    products = products.select_related("brand").prefetch_related("categories", "attribute_values__attribute")
     encoder = get_encoder(device or settings.AISLE_DEVICE)
     done = 0
     for batch in _chunks(products.order_by("pk").iterator(chunk_size=batch_size), batch_size):
@@ -294,9 +292,7 @@ def _store_embeddings(
             update_fields=["model_name", "vector", "text_hash", "updated_at"],
         )
         for product in products:
-            Product.objects.filter(pk=product.pk, updated_at=product.updated_at).update(
-                index_stale=False
-            )
+            Product.objects.filter(pk=product.pk, updated_at=product.updated_at).update(index_stale=False)
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -10,7 +10,7 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True)
-def rebuild_embeddings(self, product_ids: list[int] | None = None, full: bool = False) -> dict:  # noqa: ANN001
+def rebuild_embeddings(self, product_ids: list[int] | None = None, full: bool = False) -> dict:
     """Re-encode the given products (or every stale one) and report progress."""
 
     def report(done: int) -> None:

@@ -6,6 +6,7 @@ source catalog called them ("gray", "anthracite", "black-brown").
 Pure Python: no Django imports.
 """
 
+import itertools
 import re
 from collections.abc import Iterable
 
@@ -98,7 +99,7 @@ def _snap(values: Iterable[str], lookup: dict[str, str]) -> list[str]:
 def _phrases(text: str) -> list[str]:
     """Single words and adjacent word pairs of ``text`` ("stainless steel")."""
     words = [part for token in _WORD.findall(text) for part in (token, *token.split("-"))]
-    return [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]
+    return [*words, *(f"{a} {b}" for a, b in itertools.pairwise(words))]
 
 
 def normalise_colors(values: Iterable[str]) -> list[str]:

@@ -39,7 +39,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _services_profile_is_real(django_db_setup: None, django_db_blocker) -> None:  # noqa: ANN001
+def _services_profile_is_real(django_db_setup: None, django_db_blocker) -> None:
     """In the services pass, refuse to run on anything but PostgreSQL and Redis."""
     if not SERVICES_PROFILE:
         return
@@ -101,7 +101,7 @@ def _database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def process_env(django_db_setup: None, django_db_blocker) -> dict[str, str]:  # noqa: ANN001
+def process_env(django_db_setup: None, django_db_blocker) -> dict[str, str]:
     """Environment for a child process that must use the test database."""
     with django_db_blocker.unblock():
         url = _database_url()

@@ -28,7 +28,8 @@ async def test_message_gets_products_ranked_by_similarity(indexed_catalog):
     reply = await communicator.receive_json_from(timeout=30)
     await communicator.disconnect()
 
-    assert reply["type"] == "reply" and reply["intent"] == "search"
+    assert reply["type"] == "reply"
+    assert reply["intent"] == "search"
     assert set(reply) >= {"text", "slots", "state", "products", "compare", "suggestions"}
     products = reply["products"]
     assert 1 <= len(products) <= 10
@@ -55,7 +56,7 @@ async def test_malformed_frames_get_errors_and_the_connection_stays_open(indexed
     for frame, code in bad_frames:
         await communicator.send_to(text_data=frame)
         answer = await communicator.receive_json_from(timeout=10)
-        assert answer["type"] == "error" and answer["code"] == code, frame[:40]
+        assert (answer["type"], answer["code"]) == ("error", code), frame[:40]
         assert answer["message"]
     await communicator.send_to(bytes_data=b"\x00\x01")
     assert (await communicator.receive_json_from())["code"] == "invalid_message"
@@ -112,7 +113,8 @@ async def test_reconnecting_with_the_session_replays_history_and_reset_clears_st
     await again.send_json_to({"type": "reset"})
     reset = await again.receive_json_from()
     await again.disconnect()
-    assert reset["intent"] == "reset" and reset["state"] == {}
+    assert reset["intent"] == "reset"
+    assert reset["state"] == {}
     await conversation.arefresh_from_db()
     assert conversation.state == {}
     assert await Message.objects.acount() == 2  # reset keeps the record
@@ -133,5 +135,6 @@ async def test_empty_catalog_says_so(db):
     await communicator.send_json_to({"type": "message", "text": "sofa"})
     reply = await communicator.receive_json_from(timeout=30)
     await communicator.disconnect()
-    assert reply["products"] == [] and "empty" in reply["text"]
+    assert reply["products"] == []
+    assert "empty" in reply["text"]
     assert not await Product.objects.aexists()

@@ -7,7 +7,7 @@ import pytest
 from assistant.models import FeedbackEvent, Message
 
 
-def post(client, url: str, body) -> "object":  # noqa: ANN001
+def post(client, url: str, body) -> "object":
     data = body if isinstance(body, str | bytes) else json.dumps(body)
     return client.post(url, data=data, content_type="application/json")
 
@@ -17,7 +17,9 @@ def test_chat_api_returns_the_reply_and_its_session(client, indexed_catalog):
     response = post(client, "/api/chat/", {"text": "white bookcase"})
     assert response.status_code == 200
     body = response.json()
-    assert body["type"] == "reply" and body["products"] and body["session"]
+    assert body["type"] == "reply"
+    assert body["products"]
+    assert body["session"]
     follow_up = post(client, "/api/chat/", {"session": body["session"], "text": "black phone case"}).json()
     assert follow_up["session"] == body["session"]
     assert Message.objects.filter(conversation__session_key=body["session"]).count() == 4
@@ -46,7 +48,8 @@ def test_chat_api_rejects_bad_input(client, body, code):
 @pytest.mark.django_db
 def test_search_api(client, indexed_catalog):
     body = client.get("/api/search/", {"q": "floor lamp", "k": 3}).json()
-    assert len(body["results"]) == 3 and body["intent"] == "search"
+    assert len(body["results"]) == 3
+    assert body["intent"] == "search"
     assert "lamp" in body["results"][0]["title"].lower()
     assert client.get("/api/search/", {"q": "lamp", "k": "many"}).json()["code"] == "invalid_k"
     assert client.get("/api/search/", {"q": "lamp", "k": 0}).status_code == 400
@@ -58,9 +61,11 @@ def test_search_api(client, indexed_catalog):
 def test_feedback_api(client, indexed_catalog):
     sku = indexed_catalog[0]
     response = post(client, "/api/feedback/", {"session": "shopper-123", "sku": sku, "action": "add_to_cart"})
-    assert response.status_code == 201 and response.json()["type"] == "ack"
+    assert response.status_code == 201
+    assert response.json()["type"] == "ack"
     unknown = post(client, "/api/feedback/", {"session": "shopper-123", "sku": "NOPE", "action": "like"})
-    assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_sku"
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == "unknown_sku"
     no_session = post(client, "/api/feedback/", {"sku": sku, "action": "like"})
     assert no_session.json()["code"] == "invalid_session"
     assert FeedbackEvent.objects.count() == 1
@@ -73,7 +78,9 @@ def test_healthz_reports_every_service(client, settings):
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ok"
-    assert body["database"]["ok"] and body["channel_layer"]["ok"] and body["broker"]["ok"]
+    assert body["database"]["ok"]
+    assert body["channel_layer"]["ok"]
+    assert body["broker"]["ok"]
     expected_layer = "RedisChannelLayer" if settings.REDIS_URL else "InMemoryChannelLayer"
     assert body["channel_layer"]["backend"] == expected_layer
     assert body["models"]["encoder"] == "all-MiniLM-L6-v2"
@@ -90,7 +97,8 @@ def test_healthz_reports_a_dead_broker(client, settings):
     finally:
         app.conf.broker_url = previous
     assert response.status_code == 503
-    assert not response.json()["broker"]["ok"] and response.json()["database"]["ok"]
+    assert not response.json()["broker"]["ok"]
+    assert response.json()["database"]["ok"]
 
 
 @pytest.mark.django_db

@@ -13,8 +13,6 @@ from catalog.models import Category, Product
 from .conftest import shared_data
 
 
-
-
 def import_json(path: Path, fmt: str, *extra: str, capsys: pytest.CaptureFixture[str]) -> dict:
     call_command("import_catalog", str(path), "--format", fmt, "--json", *extra)
     return json.loads(capsys.readouterr().out)
@@ -51,8 +49,11 @@ def test_bestbuy_catalog_imports_3291_products_and_reimport_changes_nothing(caps
     assert again == {"created": 0, "updated": 0, "unchanged": 3291, "rejected": []}
 
     phone = Product.objects.get(sku="4984700")
-    assert phone.currency == "USD" and phone.brand.name == "AT&T GoPhone"
-    assert [c.full_name for c in phone.categories.all()] == ["Cell Phones > Prepaid Phones > All Prepaid Phones"]
+    assert phone.currency == "USD"
+    assert phone.brand.name == "AT&T GoPhone"
+    assert [c.full_name for c in phone.categories.all()] == [
+        "Cell Phones > Prepaid Phones > All Prepaid Phones"
+    ]
     assert Category.objects.get(full_name="Cell Phones > Prepaid Phones").parent.name == "Cell Phones"
     assert "popularity" in phone.attribute_dict()
 
@@ -112,7 +113,8 @@ def test_reimport_updates_changed_rows_and_keeps_others(tmp_path, capsys):
 def test_dry_run_reports_but_stores_nothing(tmp_path, capsys):
     path = write_jsonl(tmp_path / "a.jsonl", [json.dumps(GOOD), "{broken"])
     summary = import_json(path, "jsonl", "--dry-run", capsys=capsys)
-    assert summary["created"] == 1 and len(summary["rejected"]) == 1
+    assert summary["created"] == 1
+    assert len(summary["rejected"]) == 1
     assert not Product.objects.exists()
 
 
@@ -158,8 +160,10 @@ def test_bestbuy_rows_without_a_sku_are_rejected(tmp_path):
         {"name": "No image", "price": 1},
     ]))  # fmt: skip
     rows = list(read_catalog(path, "bestbuy"))
-    assert rows[0][1].sku == "123" and rows[0][1].attributes["color"] == ["black"]
-    assert isinstance(rows[1][1], RowError) and "SKU" in str(rows[1][1])
+    assert rows[0][1].sku == "123"
+    assert rows[0][1].attributes["color"] == ["black"]
+    assert isinstance(rows[1][1], RowError)
+    assert "SKU" in str(rows[1][1])
 
 
 @pytest.mark.django_db

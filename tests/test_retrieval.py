@@ -17,7 +17,8 @@ from .conftest import ROOT
 def test_encoder_loads_offline_from_the_package_and_gives_unit_vectors():
     encoder = get_encoder("cpu")
     vectors = encoder.encode(["grey three-seat sofa", "charcoal couch for three", "usb-c charging cable"])
-    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert vectors.shape == (3, 384)
+    assert vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
     assert encoder.encode([]).shape == (0, 384)
@@ -35,7 +36,9 @@ def test_retrieval_core_imports_without_django():
         "import sys; import catalog.retrieval.encoder, catalog.retrieval.product_text, "
         "recsys_plugins.rankers.cosine; assert 'django' not in sys.modules, 'django imported'"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -48,7 +51,9 @@ def test_product_text_carries_type_brand_categories_and_key_attributes():
         description="A deep, soft sofa. " * 100,
     )
     assert text.startswith("Halden sofa. 3-seat sofa. Brand: Nordal. Category: Furniture > Sofas")
-    assert "Color: grey" in text and "Material: linen" in text and "designer" not in text.lower()
+    assert "Color: grey" in text
+    assert "Material: linen" in text
+    assert "designer" not in text.lower()
     assert len(text) < 600
 
 

@@ -8,7 +8,9 @@ from .conftest import ROOT
 
 
 def settings_of(module: str, **environ: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL")
+    }
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
         "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'], "
@@ -55,7 +57,8 @@ def test_urls_select_real_services(tmp_path):
 
 def test_debug_off_refuses_the_development_secret(tmp_path):
     refused = settings_of("config.settings.production", DATA_DIR=str(tmp_path))
-    assert refused.returncode != 0 and "SECRET_KEY must be set" in refused.stderr
+    assert refused.returncode != 0
+    assert "SECRET_KEY must be set" in refused.stderr
     refused_local = settings_of("config.settings.local", DATA_DIR=str(tmp_path), DEBUG="false")
     assert refused_local.returncode != 0
     accepted = settings_of("config.settings.production", DATA_DIR=str(tmp_path), SECRET_KEY="x" * 50)

@@ -6,59 +6,128 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
+        ("catalog", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_key', models.CharField(max_length=40, unique=True)),
-                ('state', models.JSONField(blank=True, default=dict, help_text='The dialogue state.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("session_key", models.CharField(max_length=40, unique=True)),
+                ("state", models.JSONField(blank=True, default=dict, help_text="The dialogue state.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-updated_at'],
+                "ordering": ["-updated_at"],
             },
         ),
         migrations.CreateModel(
-            name='FeedbackEvent',
+            name="FeedbackEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_key', models.CharField(db_index=True, max_length=40)),
-                ('action', models.CharField(choices=[('view', 'Viewed'), ('click', 'Clicked'), ('like', 'Liked'), ('dislike', 'Disliked'), ('add_to_cart', 'Added to cart')], max_length=16)),
-                ('ranker', models.CharField(blank=True, help_text='Ranker that showed the product.', max_length=64)),
-                ('context', models.JSONField(blank=True, default=dict, help_text='Query, slots, position…')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='feedback_events', to='catalog.product')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("session_key", models.CharField(db_index=True, max_length=40)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("view", "Viewed"),
+                            ("click", "Clicked"),
+                            ("like", "Liked"),
+                            ("dislike", "Disliked"),
+                            ("add_to_cart", "Added to cart"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "ranker",
+                    models.CharField(blank=True, help_text="Ranker that showed the product.", max_length=64),
+                ),
+                ("context", models.JSONField(blank=True, default=dict, help_text="Query, slots, position…")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="feedback_events",
+                        to="catalog.product",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('user', 'Shopper'), ('assistant', 'Assistant')], max_length=10)),
-                ('text', models.TextField()),
-                ('intent', models.CharField(blank=True, max_length=32)),
-                ('slots', models.JSONField(blank=True, default=dict)),
-                ('products', models.JSONField(blank=True, default=list, help_text='Product cards shown with the reply.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='assistant.conversation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("user", "Shopper"), ("assistant", "Assistant")], max_length=10
+                    ),
+                ),
+                ("text", models.TextField()),
+                ("intent", models.CharField(blank=True, max_length=32)),
+                ("slots", models.JSONField(blank=True, default=dict)),
+                (
+                    "products",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Product cards shown with the reply."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="assistant.conversation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'pk'],
+                "ordering": ["created_at", "pk"],
             },
         ),
     ]

@@ -69,7 +69,11 @@ def record_from_csv_row(row: dict[str | None, Any]) -> ProductRecord:
             raise RowError("attributes column is not a JSON object") from None
     data["attributes"] = {
         **attributes,
-        **{key.removeprefix("attr:"): value for key, value in row.items() if key.startswith("attr:") and value},
+        **{
+            key.removeprefix("attr:"): value
+            for key, value in row.items()
+            if key.startswith("attr:") and value
+        },
     }
     return record_from_mapping(data)
 

@@ -5,117 +5,211 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Attribute',
+            name="Attribute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=120)),
-                ('value_type', models.CharField(choices=[('text', 'Text'), ('number', 'Number'), ('boolean', 'Yes/no')], default='text', max_length=10)),
-                ('is_multi_valued', models.BooleanField(default=False, help_text='A product may have several values (colours, materials).')),
-                ('unit', models.CharField(blank=True, max_length=16)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "value_type",
+                    models.CharField(
+                        choices=[("text", "Text"), ("number", "Number"), ("boolean", "Yes/no")],
+                        default="text",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "is_multi_valued",
+                    models.BooleanField(
+                        default=False, help_text="A product may have several values (colours, materials)."
+                    ),
+                ),
+                ("unit", models.CharField(blank=True, max_length=16)),
             ],
             options={
-                'ordering': ['slug'],
+                "ordering": ["slug"],
             },
         ),
         migrations.CreateModel(
-            name='Brand',
+            name="Brand",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('slug', models.SlugField(max_length=140, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True)),
+                ("slug", models.SlugField(max_length=140, unique=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sku', models.CharField(max_length=64, unique=True, verbose_name='SKU')),
-                ('title', models.CharField(max_length=300)),
-                ('description', models.TextField(blank=True)),
-                ('price', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('currency', models.CharField(default='USD', max_length=3)),
-                ('image_url', models.URLField(blank=True, max_length=1000)),
-                ('url', models.CharField(blank=True, max_length=1000, verbose_name='page URL')),
-                ('rating', models.FloatField(blank=True, null=True)),
-                ('rating_count', models.PositiveIntegerField(default=0)),
-                ('stock', models.PositiveIntegerField(blank=True, help_text='Empty when unknown.', null=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('content_hash', models.CharField(blank=True, editable=False, max_length=64)),
-                ('index_stale', models.BooleanField(default=True, help_text='Set when the product changed since its embedding was last built.', verbose_name='index stale')),
-                ('brand', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='products', to='catalog.brand')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sku", models.CharField(max_length=64, unique=True, verbose_name="SKU")),
+                ("title", models.CharField(max_length=300)),
+                ("description", models.TextField(blank=True)),
+                ("price", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("currency", models.CharField(default="USD", max_length=3)),
+                ("image_url", models.URLField(blank=True, max_length=1000)),
+                ("url", models.CharField(blank=True, max_length=1000, verbose_name="page URL")),
+                ("rating", models.FloatField(blank=True, null=True)),
+                ("rating_count", models.PositiveIntegerField(default=0)),
+                (
+                    "stock",
+                    models.PositiveIntegerField(blank=True, help_text="Empty when unknown.", null=True),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("content_hash", models.CharField(blank=True, editable=False, max_length=64)),
+                (
+                    "index_stale",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Set when the product changed since its embedding was last built.",
+                        verbose_name="index stale",
+                    ),
+                ),
+                (
+                    "brand",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="products",
+                        to="catalog.brand",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['sku'],
+                "ordering": ["sku"],
             },
         ),
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('path', models.CharField(help_text="Slugs from the root, joined by '/'.", max_length=500, unique=True)),
-                ('full_name', models.CharField(help_text="Names from the root, joined by ' > '.", max_length=600)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='children', to='catalog.category')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "path",
+                    models.CharField(
+                        help_text="Slugs from the root, joined by '/'.", max_length=500, unique=True
+                    ),
+                ),
+                (
+                    "full_name",
+                    models.CharField(help_text="Names from the root, joined by ' > '.", max_length=600),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="children",
+                        to="catalog.category",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'categories',
-                'ordering': ['path'],
+                "verbose_name_plural": "categories",
+                "ordering": ["path"],
             },
         ),
         migrations.CreateModel(
-            name='ProductEmbedding',
+            name="ProductEmbedding",
             fields=[
-                ('product', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='embedding', serialize=False, to='catalog.product')),
-                ('model_name', models.CharField(max_length=200)),
-                ('vector', models.BinaryField(help_text='float32, L2-normalised.')),
-                ('text_hash', models.CharField(max_length=64)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "product",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="embedding",
+                        serialize=False,
+                        to="catalog.product",
+                    ),
+                ),
+                ("model_name", models.CharField(max_length=200)),
+                ("vector", models.BinaryField(help_text="float32, L2-normalised.")),
+                ("text_hash", models.CharField(max_length=64)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.AddField(
-            model_name='product',
-            name='categories',
-            field=models.ManyToManyField(blank=True, related_name='products', to='catalog.category'),
+            model_name="product",
+            name="categories",
+            field=models.ManyToManyField(blank=True, related_name="products", to="catalog.category"),
         ),
         migrations.CreateModel(
-            name='ProductAttributeValue',
+            name="ProductAttributeValue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('value_text', models.CharField(blank=True, max_length=255)),
-                ('value_number', models.FloatField(blank=True, null=True)),
-                ('value_bool', models.BooleanField(blank=True, null=True)),
-                ('attribute', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='values', to='catalog.attribute')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attribute_values', to='catalog.product')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("value_text", models.CharField(blank=True, max_length=255)),
+                ("value_number", models.FloatField(blank=True, null=True)),
+                ("value_bool", models.BooleanField(blank=True, null=True)),
+                (
+                    "attribute",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="values",
+                        to="catalog.attribute",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attribute_values",
+                        to="catalog.product",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='product',
-            index=models.Index(fields=['price'], name='catalog_pro_price_2d2a4c_idx'),
+            model_name="product",
+            index=models.Index(fields=["price"], name="catalog_pro_price_2d2a4c_idx"),
         ),
         migrations.AddIndex(
-            model_name='product',
-            index=models.Index(fields=['is_active', 'index_stale'], name='catalog_pro_is_acti_58ef02_idx'),
+            model_name="product",
+            index=models.Index(fields=["is_active", "index_stale"], name="catalog_pro_is_acti_58ef02_idx"),
         ),
         migrations.AddIndex(
-            model_name='productattributevalue',
-            index=models.Index(fields=['attribute', 'value_text'], name='catalog_pro_attribu_e3e0c7_idx'),
+            model_name="productattributevalue",
+            index=models.Index(fields=["attribute", "value_text"], name="catalog_pro_attribu_e3e0c7_idx"),
         ),
         migrations.AddIndex(
-            model_name='productattributevalue',
-            index=models.Index(fields=['attribute', 'value_number'], name='catalog_pro_attribu_509fc5_idx'),
+            model_name="productattributevalue",
+            index=models.Index(fields=["attribute", "value_number"], name="catalog_pro_attribu_509fc5_idx"),
         ),
     ]

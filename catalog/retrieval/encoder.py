@@ -12,7 +12,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 
@@ -55,9 +55,7 @@ class Encoder:
     def dimension(self) -> int:
         return int(self.model.get_embedding_dimension())
 
-    def encode(
-        self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False
-    ) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
         """Shape ``(len(texts), dimension)``, each row of unit length."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)

@@ -20,7 +20,7 @@ env = environ.Env(
 DATA_DIR = Path(env("DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-DEV_SECRET_KEY = "django-insecure-aisle-development-only"  # noqa: S105 - refused when DEBUG is off
+DEV_SECRET_KEY = "django-insecure-aisle-development-only"
 DEBUG = env("DEBUG")
 SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY)
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
@@ -100,6 +100,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6.0's default, taken now
 
 # ------------------------------------------------------------------------------
 # Channels and Celery: Redis when REDIS_URL is set, otherwise in-process layer

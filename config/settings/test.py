@@ -1,7 +1,7 @@
 """Test settings: only what makes the suite fast and self-contained."""
 
 from .base import *  # noqa: F403
-from .base import DATABASES, DATA_DIR
+from .base import DATA_DIR, DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A file, not memory, so that a Daphne server or a Celery worker started by a

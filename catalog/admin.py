@@ -1,6 +1,7 @@
 """Admin for the catalog: products with import/export, categories, brands, attributes."""
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -83,6 +84,7 @@ class ProductAdmin(ImportExportModelAdmin):
     inlines = [AttributeValueInline]
     actions = ["rebuild_embeddings", "deactivate"]
     list_per_page = 50
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["sku", "title", "description", "brand", "categories"]}),
         ("Price and stock", {"fields": ["price", "currency", "stock", "is_active"]}),

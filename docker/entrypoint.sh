@@ -3,7 +3,7 @@
 #
 # Named commands (extra arguments are appended to the underlying command):
 #   web         migrate + collectstatic, then Daphne on 0.0.0.0:8000
-#   worker      Celery worker for the "celery" and "index" queues
+#   worker      Celery worker for the default "celery" queue
 #   gpu-worker  Celery worker for the "gpu" queue (CUDA image)
 #   beat        Celery beat scheduler
 #   migrate     python manage.py migrate --noinput
@@ -25,7 +25,7 @@ case "$cmd" in
         exec daphne -b 0.0.0.0 -p 8000 "$@" config.asgi:application
         ;;
     worker)
-        exec celery -A config worker -l info -Q celery,index --concurrency 2 "$@"
+        exec celery -A config worker -l info -Q celery --concurrency 2 "$@"
         ;;
     gpu-worker)
         exec celery -A config worker -l info -Q gpu --concurrency 1 "$@"

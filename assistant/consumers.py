@@ -1,6 +1,7 @@
 """The chat WebSocket (CONTRACTS §4): validates frames and hands them to the services."""
 
 import json
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -15,6 +16,8 @@ from .messages import (
     error,
     parse_client_message,
 )
+
+logger = logging.getLogger(__name__)
 
 # A frame carries one message of at most AISLE_MAX_MESSAGE_CHARS characters;
 # anything far larger is refused before it is parsed.
@@ -52,7 +55,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except ProtocolError as problem:
             await self._refuse(problem.code, problem.message)
             return
-        await getattr(self, f"_handle_{message['type']}")(message)
+        try:
+            await getattr(self, f"_handle_{message['type']}")(message)
+        except Exception:
+            # The shopper gets an answer and the socket stays open; the log has the cause.
+            logger.exception("chat turn failed for session %s", self.session_key[:8])
+            await self.send_json(error("server_error", "Something went wrong on our side. Please try again."))
 
     async def _handle_message(self, message: ChatMessage) -> None:
         reply = await database_sync_to_async(services.chat_turn)(self.session_key, message["text"])
@@ -78,8 +86,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=POLICY_VIOLATION)
 
     async def _session_key(self) -> str:
-        """The Django session's key, creating the session if the client has none."""
+        """The Django session's key; a new session if the cookie names none that exists."""
         session = self.scope["session"]
-        if not session.session_key:
-            await database_sync_to_async(session.save)()
+        if not session.session_key or not await database_sync_to_async(session.exists)(session.session_key):
+            await database_sync_to_async(session.create)()
         return session.session_key

@@ -9,7 +9,9 @@ from catalog.models import Product
 class Conversation(models.Model):
     """One shopper's chat, keyed by their Django session."""
 
-    session_key = models.CharField(max_length=40, unique=True)
+    session_key = models.CharField(
+        max_length=64, unique=True, help_text="The Django session key, or 'api:' + an API client's id."
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     state = models.JSONField(default=dict, blank=True, help_text="The dialogue state.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -52,7 +54,7 @@ class FeedbackEvent(models.Model):
         DISLIKE = "dislike", "Disliked"
         ADD_TO_CART = "add_to_cart", "Added to cart"
 
-    session_key = models.CharField(max_length=40, db_index=True)
+    session_key = models.CharField(max_length=64, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     product = models.ForeignKey(Product, related_name="feedback_events", on_delete=models.CASCADE)
     action = models.CharField(max_length=16, choices=Action)

@@ -33,7 +33,7 @@ def api_chat(request: HttpRequest) -> JsonResponse:
         session = _session_id(body.get("session"))
     except ProtocolError as problem:
         return _error(problem)
-    return JsonResponse({**services.chat_turn(session, text), "session": session})
+    return JsonResponse({**services.chat_turn(api_key(session), text), "session": session})
 
 
 @require_GET
@@ -61,7 +61,7 @@ def api_feedback(request: HttpRequest) -> JsonResponse:
         body = _json_body(request)
         session = _session_id(body.get("session"), required=True)
         sku, action = validate_feedback(body.get("sku"), body.get("action"))
-        services.record_feedback(session, sku, action)
+        services.record_feedback(api_key(session), sku, action)
     except ProtocolError as problem:
         return _error(problem)
     except services.UnknownProduct as problem:
@@ -82,7 +82,11 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
 
 
 def _session_id(value: Any, required: bool = False) -> str:
-    """A client-chosen session id (8–40 letters, digits, '-' or '_'), or a new one."""
+    """A client-chosen session id (8–40 letters, digits, '-' or '_'), or a new one.
+
+    API conversations live apart from browser sessions (see ``api_key``), so a
+    guessed id never reaches a shopper's chat.
+    """
     if value is None and not required:
         return secrets.token_hex(16)
     if (
@@ -92,6 +96,11 @@ def _session_id(value: Any, required: bool = False) -> str:
     ):
         raise ProtocolError("invalid_session", "'session' must be 8–40 letters, digits, '-' or '_'.")
     return value
+
+
+def api_key(session: str) -> str:
+    """The conversation key of an API client's session id."""
+    return f"api:{session}"
 
 
 def _error(problem: ProtocolError, status: int = 400) -> JsonResponse:

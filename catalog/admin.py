@@ -1,7 +1,6 @@
 """Admin for the catalog: products with import/export, categories, brands, attributes."""
 
 from django.contrib import admin, messages
-from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -84,7 +83,6 @@ class ProductAdmin(ImportExportModelAdmin):
     inlines = [AttributeValueInline]
     actions = ["rebuild_embeddings", "deactivate"]
     list_per_page = 50
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["sku", "title", "description", "brand", "categories"]}),
         ("Price and stock", {"fields": ["price", "currency", "stock", "is_active"]}),
@@ -103,7 +101,16 @@ class ProductAdmin(ImportExportModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
         obj.index_stale = True
+        obj.content_hash = ""  # edited by hand: the next import of this SKU rewrites it
         super().save_model(request, obj, form, change)
+
+    def get_export_queryset(self, request: HttpRequest) -> QuerySet[Product]:
+        return (
+            super()
+            .get_export_queryset(request)
+            .select_related("brand")
+            .prefetch_related("categories", "attribute_values__attribute")
+        )
 
     @admin.action(description="Rebuild embeddings (in the background)")
     def rebuild_embeddings(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:

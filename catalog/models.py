@@ -71,13 +71,9 @@ class Category(models.Model):
         if Category.objects.filter(path=path).exclude(pk=self.pk).exists():
             raise ValidationError({"name": f"A category {path!r} already exists."})
 
-    def subtree(self) -> models.QuerySet["Category"]:
-        """This category and every descendant."""
-        return Category.objects.filter(models.Q(pk=self.pk) | models.Q(path__startswith=f"{self.path}/"))
-
     @staticmethod
     def slug_for(name: str) -> str:
-        return slugify(name) or "category"
+        return slugify(name, allow_unicode=True) or "category"
 
 
 class Attribute(models.Model):
@@ -110,9 +106,6 @@ class ProductQuerySet(models.QuerySet["Product"]):
     def stale(self) -> "ProductQuerySet":
         return self.filter(index_stale=True)
 
-    def with_attribute(self, slug: str, value: str) -> "ProductQuerySet":
-        return self.filter(attribute_values__attribute__slug=slug, attribute_values__value_text=value)
-
 
 class Product(models.Model):
     sku = models.CharField("SKU", max_length=64, unique=True)
@@ -124,7 +117,7 @@ class Product(models.Model):
     categories = models.ManyToManyField(Category, blank=True, related_name="products")
     price = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3, default="USD")
-    image_url = models.URLField(max_length=1000, blank=True)
+    image_url = models.CharField("image URL", max_length=1000, blank=True)
     url = models.CharField("page URL", max_length=1000, blank=True)
     rating = models.FloatField(null=True, blank=True)
     rating_count = models.PositiveIntegerField(default=0)
@@ -151,20 +144,17 @@ class Product(models.Model):
     def __str__(self) -> str:
         return f"{self.title} ({self.sku})"
 
-    @property
-    def in_stock(self) -> bool | None:
-        return None if self.stock is None else self.stock > 0
-
     def attribute_dict(self) -> dict[str, Any]:
         """Attributes as ``{slug: value}``; multi-valued ones as lists."""
-        values: dict[str, Any] = {}
+        values: dict[str, list[Any]] = {}
+        multi: set[str] = set()
         for row in self.attribute_values.all():
-            attribute = row.attribute
-            if attribute.is_multi_valued:
-                values.setdefault(attribute.slug, []).append(row.value)
-            else:
-                values[attribute.slug] = row.value
-        return values
+            values.setdefault(row.attribute.slug, []).append(row.value)
+            if row.attribute.is_multi_valued:
+                multi.add(row.attribute.slug)
+        return {
+            slug: found if slug in multi or len(found) > 1 else found[0] for slug, found in values.items()
+        }
 
 
 class ProductAttributeValue(models.Model):

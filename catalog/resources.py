@@ -58,9 +58,10 @@ class ProductResource(resources.ModelResource):
         try:
             record = record_from_csv_row(row)
             outcome = self._writer.write(record)
-        except RowError as error:
+        except (RowError, TypeError, ValueError, AttributeError, ArithmeticError) as error:
+            # Whatever a row holds, it is reported on its line of the preview.
             result.import_type = RowResult.IMPORT_TYPE_INVALID
-            result.validation_error = ValidationError(str(error))
+            result.validation_error = ValidationError(str(error) or type(error).__name__)
             return result
         result.import_type = _IMPORT_TYPES[outcome]
         result.instance = Product.objects.get(sku=record.sku)  # the admin logs it

@@ -62,7 +62,8 @@ def search_products(query: str, k: int = 10) -> list[SearchHit]:
     query_vector = get_encoder(settings.AISLE_DEVICE).encode([query])[0]
     ranked = CosineRanker().rank(query_vector, candidates, k)
     products = (
-        Product.objects.select_related("brand")
+        Product.objects.active()
+        .select_related("brand")
         .prefetch_related("categories")
         .in_bulk([product_id for product_id, _ in ranked])
     )

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils.text import slugify
 
 from .importers import ProductRecord, RowError
@@ -28,7 +28,7 @@ from .retrieval.product_text import product_text
 logger = logging.getLogger(__name__)
 
 Outcome = Literal["created", "updated", "unchanged"]
-LENGTH_UNITS = {"width": "cm", "depth": "cm", "height": "cm", "length_m": "m"}
+LENGTH_UNITS = {"width": "cm", "depth": "cm", "height": "cm"}
 
 
 @dataclass
@@ -66,7 +66,7 @@ class CatalogWriter:
     def upsert(self, record: ProductRecord) -> Outcome:
         digest = record.content_hash()
         product = Product.objects.filter(sku=record.sku).first()
-        if product is not None and product.content_hash == digest and product.is_active:
+        if product is not None and product.content_hash == digest:
             return "unchanged"
         fields = {
             "title": record.title,
@@ -79,7 +79,6 @@ class CatalogWriter:
             "rating": record.rating,
             "rating_count": record.rating_count,
             "stock": record.stock,
-            "is_active": True,
             "content_hash": digest,
             "index_stale": True,
         }
@@ -97,11 +96,15 @@ class CatalogWriter:
         return outcome
 
     def write(self, record: ProductRecord) -> Outcome:
-        """``upsert`` in its own savepoint; a database refusal becomes a ``RowError``."""
+        """``upsert`` in its own savepoint; a row the database refuses becomes a ``RowError``.
+
+        Other database errors (a lost connection, a lock) are not the row's
+        fault and propagate: the batch is rolled back and the import stops.
+        """
         try:
             with transaction.atomic():
                 return self.upsert(record)
-        except DatabaseError as error:
+        except (IntegrityError, DataError) as error:
             self.forget()  # the cache may hold rows the savepoint just rolled back
             raise RowError(f"database refused the row: {error}") from error
 
@@ -140,7 +143,7 @@ class CatalogWriter:
                 value_type = Attribute.ValueType.NUMBER
             else:
                 value_type = Attribute.ValueType.TEXT
-            attribute, _ = Attribute.objects.get_or_create(
+            attribute, created = Attribute.objects.get_or_create(
                 slug=slug,
                 defaults={
                     "name": slug.replace("_", " ").capitalize(),
@@ -149,6 +152,9 @@ class CatalogWriter:
                     "unit": LENGTH_UNITS.get(slug, ""),
                 },
             )
+            if not created and isinstance(value, list) and not attribute.is_multi_valued:
+                attribute.is_multi_valued = True
+                attribute.save(update_fields=["is_multi_valued"])
             self._attributes[slug] = attribute
         return self._attributes[slug]
 

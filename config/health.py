@@ -25,7 +25,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "broker": _check(_broker),
     }
     healthy = all(check["ok"] for check in checks.values())
-    body = {"status": "ok" if healthy else "degraded", **checks, "models": _models()}
+    body = {"status": "ok" if healthy else "degraded", **checks, "models": _check(_models)}
     return JsonResponse(body, status=200 if healthy else 503)
 
 

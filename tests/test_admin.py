@@ -80,6 +80,7 @@ def test_import_preview_shows_row_errors_then_confirm_stores_good_rows(staff, sm
             "resource": "0",
         },
     )
+    assert Product.objects.count() == before, "a valid file's preview must not store it either"
     confirm = preview.context["confirm_form"].initial
     staff.post(f"{CHANGELIST}process_import/", confirm)
     armchair = Product.objects.get(sku="N-1")

@@ -138,3 +138,17 @@ async def test_empty_catalog_says_so(db):
     assert reply["products"] == []
     assert "empty" in reply["text"]
     assert not await Product.objects.aexists()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_guessed_session_cookie_reaches_no_one_elses_history(indexed_catalog):
+    from django.test import AsyncClient
+
+    reply = await AsyncClient().post(
+        "/api/chat/", {"session": "shopper-123", "text": "sofa"}, content_type="application/json"
+    )
+    assert reply.status_code == 200
+    for guess in ("shopper-123", "api:shopper-123", "0" * 32):
+        communicator = await connect([*ORIGIN, (b"cookie", f"sessionid={guess}".encode())])
+        assert await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()

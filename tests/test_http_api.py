@@ -22,7 +22,7 @@ def test_chat_api_returns_the_reply_and_its_session(client, indexed_catalog):
     assert body["session"]
     follow_up = post(client, "/api/chat/", {"session": body["session"], "text": "black phone case"}).json()
     assert follow_up["session"] == body["session"]
-    assert Message.objects.filter(conversation__session_key=body["session"]).count() == 4
+    assert Message.objects.filter(conversation__session_key=f"api:{body['session']}").count() == 4
 
 
 @pytest.mark.django_db

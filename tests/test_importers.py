@@ -175,3 +175,63 @@ def test_import_is_streamed(tmp_path):
     with path.open("a") as handle:  # appended after reading started, still read
         handle.write(json.dumps({**GOOD, "sku": "S-late"}) + "\n")
     assert [record.sku for _, record in rows][-1] == "S-late"
+
+
+@pytest.mark.django_db
+def test_absurd_numbers_are_rejected_per_row(tmp_path, capsys):
+    path = write_jsonl(
+        tmp_path / "a.jsonl",
+        [
+            '{"sku": "H-1", "title": "Huge stock", "price": 1, "stock": 1e400}',
+            json.dumps({"sku": "H-2", "title": "Huge width", "price": 1, "attributes": {"width": 10**400}}),
+            json.dumps({"sku": "H-3", "title": "Huge price", "price": "1e30"}),
+            json.dumps(GOOD),
+        ],
+    )
+    summary = import_json(path, "jsonl", capsys=capsys)
+    assert summary["created"] == 1
+    assert [row["row"] for row in summary["rejected"]] == [1, 2, 3]
+
+
+@pytest.mark.django_db
+def test_a_file_that_breaks_part_way_keeps_what_was_read_and_says_where(tmp_path, capsys):
+    items = [
+        {
+            "name": f"Case {i} - Black",
+            "price": 9.99,
+            "image": f"https://x/{100 + i}_sb.jpg",
+            "categories": ["Cases"],
+        }
+        for i in range(3)
+    ]
+    path = tmp_path / "bb.json"
+    path.write_text(json.dumps(items)[:-30])  # truncated inside the third item
+    summary = import_json(path, "bestbuy", capsys=capsys)
+    assert summary["created"] == 2
+    assert summary["rejected"][-1]["row"] == 3
+    assert "breaks here" in summary["rejected"][-1]["reason"]
+    assert Product.objects.count() == 2
+
+    an_object = tmp_path / "object.json"
+    an_object.write_text('{"name": "not a list"}')
+    with pytest.raises(CommandError, match="JSON array"):
+        call_command("import_catalog", str(an_object), "--format", "bestbuy")
+
+
+@pytest.mark.django_db
+def test_reimport_keeps_a_product_the_admin_deactivated(tmp_path, capsys):
+    path = write_jsonl(tmp_path / "a.jsonl", [json.dumps(GOOD)])
+    import_json(path, "jsonl", capsys=capsys)
+    Product.objects.filter(sku="A-1").update(is_active=False)
+    assert import_json(path, "jsonl", capsys=capsys)["unchanged"] == 1
+    assert not Product.objects.get(sku="A-1").is_active
+
+
+@pytest.mark.django_db
+def test_an_attribute_that_becomes_a_list_keeps_every_value(tmp_path, capsys):
+    path = write_jsonl(tmp_path / "a.jsonl", [json.dumps({**GOOD, "attributes": {"style": "modern"}})])
+    import_json(path, "jsonl", capsys=capsys)
+    write_jsonl(path, [json.dumps({**GOOD, "sku": "A-2", "attributes": {"style": ["modern", "industrial"]}})])
+    import_json(path, "jsonl", capsys=capsys)
+    assert Product.objects.get(sku="A-2").attribute_dict()["style"] == ["modern", "industrial"]
+    assert Product.objects.get(sku="A-1").attribute_dict()["style"] == ["modern"]

@@ -61,5 +61,6 @@ def test_debug_off_refuses_the_development_secret(tmp_path):
     assert "SECRET_KEY must be set" in refused.stderr
     refused_local = settings_of("config.settings.local", DATA_DIR=str(tmp_path), DEBUG="false")
     assert refused_local.returncode != 0
+    assert "SECRET_KEY must be set" in refused_local.stderr
     accepted = settings_of("config.settings.production", DATA_DIR=str(tmp_path), SECRET_KEY="x" * 50)
     assert accepted.returncode == 0, accepted.stderr

@@ -28,7 +28,7 @@ csv.field_size_limit(1_000_000)
 
 def read_jsonl(path: Path) -> Iterator[Row]:
     """One JSON object per line; blank lines are skipped but still counted."""
-    with path.open(encoding="utf-8", errors="replace") as lines:
+    with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -42,7 +42,7 @@ def read_jsonl(path: Path) -> Iterator[Row]:
 
 def read_csv(path: Path) -> Iterator[Row]:
     """The jsonl fields as columns; ``categories`` split on ``|``, ``attr:NAME`` columns."""
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or not {"sku", "title", "price"} <= set(reader.fieldnames):
             raise RowError("CSV header must have at least sku, title and price columns")
@@ -81,11 +81,11 @@ def record_from_csv_row(row: dict[str | None, Any]) -> ProductRecord:
 def read_bestbuy(path: Path) -> Iterator[Row]:
     """The public Best Buy JSON array; SKU from the image file name (``4984700_sb.jpg``)."""
     with path.open("rb") as handle:
-        try:
-            for number, item in enumerate(ijson.items(handle, "item", use_float=True), start=1):
-                yield number, _guarded(_record_from_bestbuy, item)
-        except ijson.JSONError as error:
-            raise RowError(f"not a JSON array of products: {error}") from None
+        if handle.read(64).lstrip()[:1] != b"[":
+            raise RowError("not a JSON array of products")
+        handle.seek(0)
+        for number, item in enumerate(ijson.items(handle, "item", use_float=True), start=1):
+            yield number, _guarded(_record_from_bestbuy, item)
 
 
 _BESTBUY_SKU = re.compile(r"/(\d+)_[^/]*$")
@@ -129,16 +129,16 @@ def read_ikea(path: Path) -> Iterator[Row]:
     first row: re-importing then compares like with like.
     """
     categories: dict[str, list[str]] = {}
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         for row in csv.DictReader(handle):
             item_id, category = (row.get("item_id") or "").strip(), (row.get("category") or "").strip()
             if item_id and category and category not in categories.setdefault(item_id, []):
                 categories[item_id].append(category)
     seen: set[str] = set()
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         for number, row in enumerate(csv.DictReader(handle), start=1):
             item_id = (row.get("item_id") or "").strip()
-            if item_id in seen:
+            if item_id and item_id in seen:
                 continue
             seen.add(item_id)
             yield number, _guarded(_record_from_ikea, row, categories.get(item_id, []))
@@ -210,7 +210,7 @@ def _guarded(build: Callable[..., ProductRecord], *args: Any) -> ProductRecord |
         return build(*args)
     except RowError as error:
         return error
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as error:
         return RowError(f"malformed row: {error}")
 
 
@@ -228,4 +228,18 @@ def read_catalog(path: Path, fmt: str) -> Iterator[Row]:
         raise RowError(f"unknown format {fmt!r}; expected one of {', '.join(READERS)}")
     if not path.is_file():
         raise RowError(f"no such file: {path}")
-    return READERS[fmt](path)
+    return _stop_at_broken_file(READERS[fmt](path))
+
+
+def _stop_at_broken_file(rows: Iterator[Row]) -> Iterator[Row]:
+    """A file that breaks part-way (bad encoding, truncated JSON, broken CSV
+    quoting) ends the import with one rejection after the rows read so far; one
+    that is unreadable from the start raises ``RowError``."""
+    number = 0
+    try:
+        for number, record in rows:
+            yield number, record
+    except (UnicodeDecodeError, csv.Error, ijson.JSONError) as error:
+        if number == 0:
+            raise RowError(f"unreadable file: {error}") from None
+        yield number + 1, RowError(f"the file breaks here, nothing after it was read: {error}")

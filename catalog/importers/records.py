@@ -108,16 +108,25 @@ def normalise_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
             if values:
                 normalised[key] = values
         elif isinstance(value, bool | int | float):
-            if isinstance(value, float) and not math.isfinite(value):
-                raise RowError(f"attribute {key!r} is not a finite number")
-            normalised[key] = value
+            normalised[key] = _finite(key, value)
         elif isinstance(value, list):
             normalised[key] = [str(v).strip() for v in value if str(v).strip()]
         else:
-            normalised[key] = _typed(str(value).strip())
+            normalised[key] = _finite(key, _typed(str(value).strip()))
         if isinstance(normalised.get(key), str) and len(normalised[key]) > 255:
             raise RowError(f"attribute {key!r} is longer than 255 characters")
     return normalised
+
+
+MAX_ATTRIBUTE_NUMBER = 1e15
+
+
+def _finite(key: str, value: Any) -> Any:
+    """Numbers must be finite and of a sane size (the database stores floats)."""
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if is_number and (abs(value) > MAX_ATTRIBUTE_NUMBER or not math.isfinite(value)):
+        raise RowError(f"attribute {key!r} is not a number of a sane size: {value!r}")
+    return value
 
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
@@ -195,8 +204,8 @@ def _non_negative_int(value: Any, key: str) -> int | None:
         return None
     try:
         number = int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise RowError(f"{key} is not a whole number: {value!r}") from None
-    if number < 0:
-        raise RowError(f"{key} must not be negative: {value!r}")
+    if number < 0 or number > 2**31 - 1:
+        raise RowError(f"{key} must be a whole number from 0 to 2147483647: {value!r}")
     return number

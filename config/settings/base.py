@@ -97,7 +97,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server, the worker and management commands share one file:
     # WAL and a busy timeout keep concurrent writers from failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

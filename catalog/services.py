@@ -46,6 +46,12 @@ class ImportSummary:
     def reject(self, row: int, reason: str) -> None:
         self.rejected.append({"row": row, "reason": reason})
 
+    def describe(self) -> str:
+        return (
+            f"created {self.created}, updated {self.updated}, "
+            f"unchanged {self.unchanged}, rejected {len(self.rejected)}."
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "created": self.created,

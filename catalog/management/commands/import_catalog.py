@@ -34,9 +34,4 @@ class Command(AisleCommand):
         if len(summary.rejected) > 20:
             self.stderr.write(f"  … and {len(summary.rejected) - 20} more rejected rows (see --json)")
         prefix = "Dry run, nothing stored: would have " if options["dry_run"] else ""
-        self.report(
-            options,
-            f"{prefix}created {summary.created}, updated {summary.updated}, "
-            f"unchanged {summary.unchanged}, rejected {len(summary.rejected)}.",
-            summary.as_dict(),
-        )
+        self.report(options, prefix + summary.describe(), summary.as_dict())

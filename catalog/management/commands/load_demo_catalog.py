@@ -25,9 +25,4 @@ class Command(AisleCommand):
             self.report(options, "Catalog not empty; demo catalog not loaded.", {"loaded": False})
             return
         summary = import_rows(read_catalog(DEMO_CATALOG, "jsonl"))
-        self.report(
-            options,
-            f"Demo catalog: created {summary.created}, updated {summary.updated}, "
-            f"unchanged {summary.unchanged}, rejected {len(summary.rejected)}.",
-            {"loaded": True, **summary.as_dict()},
-        )
+        self.report(options, f"Demo catalog: {summary.describe()}", {"loaded": True, **summary.as_dict()})

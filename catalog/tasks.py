@@ -13,9 +13,9 @@ logger = logging.getLogger(__name__)
 def rebuild_embeddings(self, product_ids: list[int] | None = None, full: bool = False) -> dict:
     """Re-encode the given products (or every stale one) and report progress."""
 
-    def report(done: int) -> None:
+    def report_progress(done: int) -> None:
         self.update_state(state="PROGRESS", meta={"done": done})
 
-    report_ = services.build_embeddings(product_ids, full=full, on_batch=report)
-    logger.info("embedded %d products in %.1fs", report_.products, report_.seconds)
-    return {"products": report_.products, "seconds": round(report_.seconds, 3)}
+    report = services.build_embeddings(product_ids, full=full, on_batch=report_progress)
+    logger.info("embedded %d products in %.1fs", report.products, report.seconds)
+    return {"products": report.products, "seconds": round(report.seconds, 3)}

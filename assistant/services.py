@@ -1,22 +1,28 @@
 """One chat turn, feedback and history: the code path shared by the WebSocket and HTTP.
 
-The first chat path: the shopper's text is matched against product embeddings
-by the cosine ranker. The parser and dialogue manager replace the insides of
-``chat_turn`` later; its inputs and reply shape (CONTRACTS §4) stay.
+A turn is a first search: constraints read from the shopper's words by keyword
+rules, then fused retrieval under those constraints (``catalog.search``). The
+parser and dialogue manager replace the insides of ``chat_turn`` later; its
+inputs and reply shape (CONTRACTS §4) stay.
 """
 
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
 from catalog.models import Product
-from catalog.search import SearchHit, search_products
+from catalog.retrieval.filters import Constraints
+from catalog.retrieval.keyword_slots import constraints_from_slots, extract_slots
+from catalog.search import SearchHit, search, vocabulary
 
 from .messages import ProductCard, Reply
 from .models import Conversation, FeedbackEvent, Message
 
-RANKER = "cosine"
+# What ordered the products a shopper saw, stored with their feedback.
+RANKER = "fused-retrieval"
 EXAMPLE_QUERIES = ["grey sofa", "white bookcase", "black phone case", "floor lamp"]
 
 
@@ -40,27 +46,68 @@ def product_card(product: Product, explanation: str) -> ProductCard:
     }
 
 
-def explain(hit: SearchHit, query: str) -> str:
-    """Why a product is listed: the asked-for words it carries and its similarity."""
-    words = set(query.lower().split())
-    attributes = hit.product.attribute_dict()
-    matched = [
+def explain(found: SearchHit, constraints: Constraints) -> str:
+    """Why a product is listed: the asked-for properties it has and how the text search found it."""
+    product = found.product
+    attributes = product.attribute_dict()
+    reasons = [
         value
-        for key in ("type", "color", "material", "style", "room")
-        for value in (attributes.get(key) if isinstance(attributes.get(key), list) else [attributes.get(key)])
-        if isinstance(value, str) and value and set(value.split()) <= words
+        for key, asked in (("color", constraints.colors), ("material", constraints.materials))
+        for value in _as_list(attributes.get(key))
+        if value.lower() in asked
     ]
-    similarity = f"similarity {hit.score:.2f} to your request"
-    return f"{', '.join(matched)}; {similarity}" if matched else similarity.capitalize()
+    if constraints.brands and product.brand:
+        reasons.append(product.brand.name)
+    if constraints.price_max is not None:
+        reasons.append(f"under {constraints.price_max:,.0f} {product.currency}")
+    if constraints.price_min is not None:
+        reasons.append(f"over {constraints.price_min:,.0f} {product.currency}")
+    hit = found.hit
+    how = []
+    if hit.lexical:
+        how.append("has your words")
+    if hit.semantic is not None:
+        how.append(f"similarity {hit.semantic:.2f} to your request")
+    summary = "; ".join(part for part in (", ".join(reasons), ", ".join(how)) if part)
+    return summary[:1].upper() + summary[1:]
 
 
-def search_cards(query: str, k: int) -> list[ProductCard]:
-    return [product_card(hit.product, explain(hit, query)) for hit in search_products(query, k)]
+def _as_list(value: Any) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    return [str(item) for item in values if item not in (None, "")]
+
+
+@dataclass
+class SearchOutcome:
+    """Product cards for a query plus the slots and constraints read from it."""
+
+    cards: list[ProductCard]
+    slots: dict[str, Any]
+    constraints: Constraints
+
+
+def search_cards(
+    query: str, k: int, filters: Mapping[str, Any] | None = None, ranker: str | None = None
+) -> SearchOutcome:
+    """Search as a first chat turn does: constraints from the query's words, then retrieval.
+
+    ``filters`` (``Constraints`` fields) override what the words said; the
+    parser replaces the keyword rules in a later issue.
+    """
+    slots = extract_slots(query, vocabulary())
+    constraints = constraints_from_slots(slots)
+    if filters:
+        constraints = replace(constraints, **filters)
+    hits = search(query, constraints, k, ranker=ranker)
+    return SearchOutcome(
+        [product_card(hit.product, explain(hit, constraints)) for hit in hits], slots, constraints
+    )
 
 
 def chat_turn(session_key: str, text: str) -> Reply:
     """Answer one shopper message and store both sides of the exchange."""
-    products = search_cards(text, settings.AISLE_RESULTS_PER_PAGE)
+    outcome = search_cards(text, settings.AISLE_RESULTS_PER_PAGE)
+    products = outcome.cards
     if products:
         reply_text = f"Here are {len(products)} products for “{text}”."
         suggestions: list[str] = []
@@ -70,12 +117,12 @@ def chat_turn(session_key: str, text: str) -> Reply:
     else:
         reply_text = "I could not find anything for that yet. Try one of these:"
         suggestions = EXAMPLE_QUERIES
-    state = {"query": text}
+    state = {"query": text, **outcome.constraints.as_dict()}
     reply: Reply = {
         "type": "reply",
         "text": reply_text,
         "intent": "search",
-        "slots": {},
+        "slots": outcome.slots,
         "state": state,
         "products": products,
         "compare": None,
@@ -91,6 +138,7 @@ def chat_turn(session_key: str, text: str) -> Reply:
             role=Message.Role.ASSISTANT,
             text=reply_text,
             intent="search",
+            slots=outcome.slots,
             products=products,
         )
     return reply

@@ -5,10 +5,14 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+
+from catalog.models import Category
+from catalog.search import UnknownRanker
 
 from . import services
 from .messages import ProtocolError, error, validate_feedback, validate_text
@@ -38,20 +42,66 @@ def api_chat(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def api_search(request: HttpRequest) -> JsonResponse:
-    query = request.GET.get("q", "")
+    """``?q=…&k=10&ranker=…`` plus optional filters that override what the words say:
+    ``price_min``, ``price_max``, ``in_stock``, and repeatable ``brand``, ``color``,
+    ``material`` and ``category`` (a category path or name; its sub-categories count)."""
     try:
-        query = validate_text(query)
-        k = int(request.GET.get("k", settings.AISLE_RESULTS_PER_PAGE))
-        if not 1 <= k <= MAX_K:
-            raise ValueError
+        query = validate_text(request.GET.get("q", ""))
+        k = _whole_number(request.GET.get("k", settings.AISLE_RESULTS_PER_PAGE), "k", 1, MAX_K)
+        filters = _search_filters(request.GET)
+        outcome = services.search_cards(query, k, filters, ranker=request.GET.get("ranker") or None)
     except ProtocolError as problem:
         return _error(problem)
+    except UnknownRanker as problem:
+        return _error(ProtocolError("unknown_ranker", str(problem)))
+    return JsonResponse({"results": outcome.cards, "intent": "search", "slots": outcome.slots})
+
+
+def _search_filters(params: QueryDict) -> dict[str, Any]:
+    filters: dict[str, Any] = {}
+    for name in ("price_min", "price_max"):
+        if params.get(name):
+            filters[name] = _number(params[name], name)
+    if params.get("in_stock"):
+        filters["in_stock"] = params["in_stock"].lower() in ("1", "true", "yes")
+    for param, field in (("brand", "brands"), ("color", "colors"), ("material", "materials")):
+        if values := [value for value in params.getlist(param) if value.strip()]:
+            filters[field] = tuple(values)
+    if names := [value for value in params.getlist("category") if value.strip()]:
+        filters["categories"] = tuple(_category_path(name) for name in names)
+    if filters.get("price_min", 0) > filters.get("price_max", float("inf")):
+        raise ProtocolError("invalid_filter", "'price_min' is above 'price_max'.")
+    return filters
+
+
+def _category_path(name: str) -> str:
+    category = Category.objects.filter(
+        Q(path=name.strip("/")) | Q(name__iexact=name) | Q(full_name__iexact=name)
+    )
+    path = category.values_list("path", flat=True).first()
+    if path is None:
+        raise ProtocolError("unknown_category", f"No category {name!r}.")
+    return path
+
+
+def _number(value: str, name: str) -> float:
+    try:
+        number = float(value)
     except ValueError:
-        return _error(ProtocolError("invalid_k", f"'k' must be a whole number from 1 to {MAX_K}."))
-    ranker = request.GET.get("ranker", services.RANKER)
-    if ranker != services.RANKER:
-        return _error(ProtocolError("unknown_ranker", f"No ranker named {ranker!r}."))
-    return JsonResponse({"results": services.search_cards(query, k), "intent": "search", "slots": {}})
+        raise ProtocolError("invalid_filter", f"{name!r} must be a number.") from None
+    if not 0 <= number < 1e12:
+        raise ProtocolError("invalid_filter", f"{name!r} must be a number from 0.")
+    return number
+
+
+def _whole_number(value: Any, name: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = low - 1
+    if not low <= number <= high:
+        raise ProtocolError(f"invalid_{name}", f"{name!r} must be a whole number from {low} to {high}.")
+    return number
 
 
 @csrf_exempt

@@ -8,7 +8,8 @@ from import_export.admin import ImportExportModelAdmin
 
 from .models import Attribute, Brand, Category, Product, ProductAttributeValue
 from .resources import ProductResource
-from .tasks import rebuild_embeddings
+from .signals import schedule_index_refresh
+from .tasks import refresh_index
 
 
 class PriceBandFilter(admin.SimpleListFilter):
@@ -81,7 +82,7 @@ class ProductAdmin(ImportExportModelAdmin):
     filter_horizontal = ["categories"]
     readonly_fields = ["thumbnail", "created_at", "updated_at", "content_hash", "index_stale"]
     inlines = [AttributeValueInline]
-    actions = ["rebuild_embeddings", "deactivate"]
+    actions = ["refresh_search_index", "deactivate"]
     list_per_page = 50
     fieldsets = [
         (None, {"fields": ["sku", "title", "description", "brand", "categories"]}),
@@ -100,7 +101,6 @@ class ProductAdmin(ImportExportModelAdmin):
         )
 
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
-        obj.index_stale = True
         obj.content_hash = ""  # edited by hand: the next import of this SKU rewrites it
         super().save_model(request, obj, form, change)
 
@@ -112,19 +112,24 @@ class ProductAdmin(ImportExportModelAdmin):
             .prefetch_related("categories", "attribute_values__attribute")
         )
 
-    @admin.action(description="Rebuild embeddings (in the background)")
-    def rebuild_embeddings(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+    @admin.action(description="Re-encode and reindex (in the background)")
+    def refresh_search_index(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         product_ids = list(queryset.values_list("pk", flat=True))
-        result = rebuild_embeddings.delay(product_ids)
+        try:
+            result = refresh_index.delay(product_ids)
+        except Exception as problem:  # the broker is down: say so, change nothing
+            self.message_user(request, f"Could not queue the reindex: {problem}", messages.ERROR)
+            return
         self.message_user(
             request,
-            f"Queued embedding rebuild of {len(product_ids)} products (task {result.id}).",
+            f"Queued re-encoding of {len(product_ids)} products and a new search index (task {result.id}).",
             messages.SUCCESS,
         )
 
     @admin.action(description="Deactivate (hide from shoppers)")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         count = queryset.update(is_active=False)
+        schedule_index_refresh()
         self.message_user(request, f"Deactivated {count} products.", messages.SUCCESS)
 
 

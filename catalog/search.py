@@ -1,70 +1,165 @@
-"""Semantic product search over the stored embeddings (the first chat path).
+"""Product search for the chat, the API and ``search_batch``: retrieval over the live index.
 
-The embedding matrix is cached per process and reloaded when the stored
-embeddings or the set of active products change, so a running web process sees
-a rebuilt index without a restart.
+``retrieve`` is the pure retriever (``catalog.retrieval``) bound to this
+process's live index version and encoder. ``search`` adds what only the
+database knows: it re-checks every hard constraint against the live rows, so
+a product edited or deactivated after the index version was built can never
+break one, and it loads the products to show.
 """
 
-import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
 from django.conf import settings
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from recsys_plugins.rankers.base import Candidates
 from recsys_plugins.rankers.cosine import CosineRanker
 
-from .models import Product, ProductEmbedding
+from .indexing import live_index
+from .models import Brand, Category, Product, ProductAttributeValue
 from .retrieval.encoder import get_encoder
+from .retrieval.filters import NO_CONSTRAINTS, Constraints, normalise_key
+from .retrieval.keyword_slots import Vocabulary
+from .retrieval.retriever import Hit, Retriever
+
+RANKERS = ("cosine",)
+# How many more candidates to fetch when the database turns some down.
+RETRY_FACTOR = 3
+
+
+class UnknownRanker(LookupError):
+    """A ranker name that is not installed."""
 
 
 @dataclass(frozen=True)
 class SearchHit:
+    """A product to show and how retrieval found it."""
+
     product: Product
-    score: float
+    hit: Hit
+
+    @property
+    def score(self) -> float:
+        return self.hit.score
 
 
-class _EmbeddingCache:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._signature: tuple | None = None
-        self._candidates = _load(ProductEmbedding.objects.none())
-
-    def candidates(self) -> Candidates:
-        """The active products' embeddings, reloaded when they changed."""
-        rows = ProductEmbedding.objects.filter(product__is_active=True)
-        signature = tuple(rows.aggregate(count=Count("pk"), latest=Max("updated_at")).values())
-        with self._lock:
-            if signature != self._signature:
-                self._candidates = _load(rows)
-                self._signature = signature
-            return self._candidates
+def retriever() -> Retriever | None:
+    """A retriever over the active index version, or ``None`` before the first ``build_index``."""
+    version = live_index().get()
+    if version is None:
+        return None
+    return Retriever(
+        version,
+        get_encoder(settings.AISLE_DEVICE),
+        fusion=settings.AISLE_FUSION,
+        weights=settings.AISLE_FUSION_WEIGHTS,
+    )
 
 
-def _load(rows: QuerySet[ProductEmbedding]) -> Candidates:
-    ids, vectors = [], []
-    for product_id, blob in rows.values_list("product_id", "vector"):
-        ids.append(product_id)
-        vectors.append(np.frombuffer(blob, dtype=np.float32))
-    matrix = np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
-    return Candidates(np.asarray(ids, dtype=np.int64), matrix)
+def retrieve(
+    query_text: str, constraints: Constraints = NO_CONSTRAINTS, k: int = 10, *, mode: str = "fused"
+) -> list[Hit]:
+    """Fused semantic + lexical retrieval under exact filters, on the live index."""
+    current = retriever()
+    return current.retrieve(query_text, constraints, k, mode=mode) if current else []
 
 
-_cache = _EmbeddingCache()
+def vocabulary() -> Vocabulary:
+    """The brands of the live index, for reading constraints out of a query."""
+    version = live_index().get()
+    return Vocabulary.from_brands(version.filters.brands if version else ())
 
 
-def search_products(query: str, k: int = 10) -> list[SearchHit]:
-    """The ``k`` active products whose embeddings are closest to ``query``."""
-    candidates = _cache.candidates()
-    if len(candidates) == 0 or not query.strip():
+def search(
+    query_text: str,
+    constraints: Constraints = NO_CONSTRAINTS,
+    k: int = 10,
+    *,
+    ranker: str | None = None,
+) -> list[SearchHit]:
+    """The ``k`` best active products for ``query_text`` meeting every constraint.
+
+    The order is the fused retrieval order; ``ranker="cosine"`` reorders the
+    same candidates by their similarity to the query alone.
+    """
+    if ranker is not None and ranker not in RANKERS:
+        raise UnknownRanker(f"No ranker named {ranker!r}; installed: {', '.join(RANKERS)}.")
+    current = retriever()
+    if current is None or not query_text.strip():
         return []
-    query_vector = get_encoder(settings.AISLE_DEVICE).encode([query])[0]
-    ranked = CosineRanker().rank(query_vector, candidates, k)
+    wanted = k
+    while True:
+        hits = current.retrieve(query_text, constraints, wanted)
+        products = matching_products(constraints).in_bulk([hit.product_id for hit in hits])
+        found = [SearchHit(products[hit.product_id], hit) for hit in hits if hit.product_id in products]
+        # Fewer hits than asked for means retrieval has nothing more to give.
+        if len(found) >= k or len(hits) < wanted or wanted >= k * RETRY_FACTOR**2:
+            break
+        wanted *= RETRY_FACTOR
+    if ranker == "cosine":
+        found = _by_cosine(current, query_text, found)
+    return found[:k]
+
+
+def _by_cosine(current: Retriever, query_text: str, found: list[SearchHit]) -> list[SearchHit]:
+    version = current.index
+    positions = version.positions_of([item.product.pk for item in found])
+    candidates = Candidates(version.ids[positions], version.vectors.vectors[positions])
+    query_vector = current.encoder.encode([query_text])[0]
+    by_id = {item.product.pk: item for item in found}
+    return [by_id[product_id] for product_id, _ in CosineRanker().rank(query_vector, candidates, len(found))]
+
+
+def matching_products(constraints: Constraints) -> QuerySet[Product]:
+    """Active products meeting ``constraints``, decided by the database (the filters' reference)."""
     products = (
         Product.objects.active()
         .select_related("brand")
-        .prefetch_related("categories")
-        .in_bulk([product_id for product_id, _ in ranked])
+        .prefetch_related("categories", "attribute_values__attribute")
     )
-    return [SearchHit(products[pid], score) for pid, score in ranked if pid in products]
+    if constraints.price_min is not None:
+        products = products.filter(price__gte=constraints.price_min)
+    if constraints.price_max is not None:
+        products = products.filter(price__lte=constraints.price_max)
+    if constraints.in_stock:
+        products = products.exclude(stock=0)
+    if constraints.brands:
+        products = products.filter(brand__in=_brand_ids(constraints.brands))
+    if constraints.exclude_brands:
+        products = products.exclude(brand__in=_brand_ids(constraints.exclude_brands))
+    if constraints.categories:
+        in_subtree = Q()
+        for path in constraints.categories:
+            in_subtree |= Q(path=path) | Q(path__startswith=f"{path}/")
+        through = Product.categories.through.objects.filter(product=OuterRef("pk"))
+        products = products.filter(Exists(through.filter(category__in=_categories(in_subtree))))
+    for slug, wanted, unwanted in (
+        ("color", constraints.colors, constraints.exclude_colors),
+        ("material", constraints.materials, constraints.exclude_materials),
+    ):
+        if wanted:
+            products = products.filter(_has_value(slug, wanted))
+        if unwanted:
+            products = products.exclude(_has_value(slug, unwanted))
+    if constraints.exclude_ids:
+        products = products.exclude(pk__in=constraints.exclude_ids)
+    return products
+
+
+def _brand_ids(names: Iterable[str]) -> list[int]:
+    wanted = set(names)
+    return [pk for pk, name in Brand.objects.values_list("pk", "name") if normalise_key(name) in wanted]
+
+
+def _categories(condition: Q) -> QuerySet[Category]:
+    return Category.objects.filter(condition).values("pk")
+
+
+def _has_value(slug: str, values: Iterable[str]) -> Exists:
+    any_value = Q()
+    for value in values:
+        any_value |= Q(value_text__iexact=value)
+    return Exists(
+        ProductAttributeValue.objects.filter(product=OuterRef("pk"), attribute__slug=slug).filter(any_value)
+    )

@@ -1,29 +1,23 @@
-"""Catalog business logic: importing records and keeping product embeddings current.
+"""Catalog business logic: importing records.
 
-Commands, admin actions and tasks call these functions; they hold no I/O of
-their own beyond the database and the encoder.
+Commands and the admin call these functions; they hold no I/O of their own
+beyond the database. Keeping the search indexes current is ``indexing``'s job.
 """
 
 import contextlib
-import hashlib
 import logging
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Literal
 
-import numpy as np
-from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
 from django.utils.text import slugify
 
 from .importers import ProductRecord, RowError
 from .importers.readers import Row
 from .importers.records import MULTI_VALUED_ATTRIBUTES
-from .models import Attribute, Brand, Category, Product, ProductAttributeValue, ProductEmbedding
-from .retrieval.encoder import get_encoder
-from .retrieval.product_text import product_text
+from .models import Attribute, Brand, Category, Product, ProductAttributeValue
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +198,7 @@ def import_rows(
     summary = ImportSummary()
     writer = CatalogWriter()
     with transaction.atomic() if dry_run else contextlib.nullcontext():
-        for batch in _chunks(rows, batch_size):
+        for batch in chunks(rows, batch_size):
             with transaction.atomic():
                 for number, record in batch:
                     _import_one(writer, summary, number, record)
@@ -227,87 +221,7 @@ def _import_one(
         summary.reject(number, f"{record.sku}: {error}")
 
 
-# ------------------------------------------------------------------------------
-# Embeddings
-# ------------------------------------------------------------------------------
-
-
-@dataclass
-class EmbeddingReport:
-    products: int
-    seconds: float
-
-    @property
-    def per_second(self) -> float:
-        return self.products / self.seconds if self.seconds else 0.0
-
-
-def text_for(product: Product) -> str:
-    """The text ``product`` is embedded by (see ``retrieval.product_text``)."""
-    return product_text(
-        title=product.title,
-        brand=product.brand.name if product.brand else "",
-        categories=[category.full_name for category in product.categories.all()],
-        attributes=product.attribute_dict(),
-        description=product.description,
-    )
-
-
-def build_embeddings(
-    product_ids: Iterable[int] | None = None,
-    *,
-    full: bool = False,
-    batch_size: int = 256,
-    device: str | None = None,
-    on_batch: Callable[[int], None] | None = None,
-) -> EmbeddingReport:
-    """Encode stale active products (all of them with ``full``, or the given ids).
-
-    A product edited while its batch was encoding stays marked stale, so the
-    next run picks it up again.
-    """
-    started = time.perf_counter()
-    products = Product.objects.active()
-    if product_ids is not None:
-        products = products.filter(pk__in=list(product_ids))
-    elif not full:
-        products = products.stale()
-    products = products.select_related("brand").prefetch_related("categories", "attribute_values__attribute")
-    encoder = get_encoder(device or settings.AISLE_DEVICE)
-    done = 0
-    for batch in _chunks(products.order_by("pk").iterator(chunk_size=batch_size), batch_size):
-        texts = [text_for(product) for product in batch]
-        vectors = encoder.encode(texts, batch_size=64)
-        _store_embeddings(batch, texts, vectors, encoder.name)
-        done += len(batch)
-        if on_batch:
-            on_batch(done)
-    return EmbeddingReport(products=done, seconds=time.perf_counter() - started)
-
-
-def _store_embeddings(
-    products: list[Product], texts: list[str], vectors: np.ndarray, model_name: str
-) -> None:
-    with transaction.atomic():
-        ProductEmbedding.objects.bulk_create(
-            [
-                ProductEmbedding(
-                    product=product,
-                    model_name=model_name,
-                    vector=vector.tobytes(),
-                    text_hash=hashlib.sha256(text.encode()).hexdigest(),
-                )
-                for product, text, vector in zip(products, texts, vectors, strict=True)
-            ],
-            update_conflicts=True,
-            unique_fields=["product"],
-            update_fields=["model_name", "vector", "text_hash", "updated_at"],
-        )
-        for product in products:
-            Product.objects.filter(pk=product.pk, updated_at=product.updated_at).update(index_stale=False)
-
-
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk

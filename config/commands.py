@@ -21,6 +21,8 @@ class AisleCommand(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(payload, ensure_ascii=False))
 
-    def progress(self, total: int | None, unit: str) -> tqdm:
+    def progress(self, total: int | None, unit: str, description: str | None = None) -> tqdm:
         """A progress bar on an interactive stderr, silent otherwise."""
-        return tqdm(total=total, unit=unit, file=sys.stderr, disable=not sys.stderr.isatty())
+        return tqdm(
+            total=total, unit=unit, desc=description, file=sys.stderr, disable=not sys.stderr.isatty()
+        )

@@ -9,6 +9,7 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from catalog.indexing import index_store
 from catalog.models import ProductEmbedding
 from catalog.retrieval.encoder import MODEL_NAME
 
@@ -66,4 +67,6 @@ def _broker() -> dict[str, Any]:
 
 def _models() -> dict[str, Any]:
     embedded = ProductEmbedding.objects.values_list("model_name", flat=True).distinct()
-    return {"encoder": MODEL_NAME, "embeddings": sorted(embedded), "parser": None}
+    manifest = index_store().manifest()
+    index = {key: manifest[key] for key in ("version", "products", "kind")} if manifest else None
+    return {"encoder": MODEL_NAME, "embeddings": sorted(embedded), "index": index, "parser": None}

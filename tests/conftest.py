@@ -18,7 +18,8 @@ from django.conf import settings
 from django.db import connection
 
 from catalog.importers import read_catalog
-from catalog.services import build_embeddings, import_rows
+from catalog.indexing import build_index
+from catalog.services import import_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -87,8 +88,8 @@ def small_catalog(db: None, tmp_path: Path) -> list[str]:
 
 @pytest.fixture
 def indexed_catalog(small_catalog: list[str]) -> list[str]:
-    """``small_catalog`` with embeddings built by the real encoder."""
-    build_embeddings()
+    """``small_catalog`` encoded by the real encoder and published as the active index version."""
+    build_index()
     return small_catalog
 
 

@@ -153,15 +153,17 @@ def test_feedback_and_conversations_are_read_only(staff, small_catalog):
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_rebuild_embeddings_action_runs_in_the_worker(staff, small_catalog, celery_worker):
+def test_reindex_action_runs_in_the_worker(staff, small_catalog, celery_worker):
     products = Product.objects.order_by("pk")[:3]
     ids = [str(p.pk) for p in products]
-    response = staff.post(CHANGELIST, {"action": "rebuild_embeddings", "_selected_action": ids}, follow=True)
-    assert "Queued embedding rebuild of 3 products" in response.content.decode()
+    response = staff.post(
+        CHANGELIST, {"action": "refresh_search_index", "_selected_action": ids}, follow=True
+    )
+    assert "Queued re-encoding of 3 products" in response.content.decode()
     import time
 
     deadline = time.monotonic() + 120
     while Product.objects.filter(pk__in=ids, index_stale=True).exists():
         assert time.monotonic() < deadline, "the worker did not embed the products"
         time.sleep(0.5)
-    assert "rebuild_embeddings" in celery_worker.read_text()
+    assert "catalog.tasks.refresh_index" in celery_worker.read_text()

@@ -87,6 +87,15 @@ def test_healthz_reports_every_service(client, settings):
 
 
 @pytest.mark.django_db
+def test_healthz_names_the_active_index_version(client, indexed_catalog):
+    from catalog.indexing import index_store
+
+    index = client.get("/healthz").json()["models"]["index"]
+    expected = {"version": index_store().active_version(), "products": len(indexed_catalog), "kind": "flat"}
+    assert index == expected
+
+
+@pytest.mark.django_db
 def test_healthz_reports_a_dead_broker(client, settings):
     from config.celery_app import app
 

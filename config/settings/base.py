@@ -154,6 +154,13 @@ AISLE_DEVICE = env("AISLE_DEVICE")
 # The shopper-facing product list length and the longest message accepted.
 AISLE_RESULTS_PER_PAGE = 10
 AISLE_MAX_MESSAGE_CHARS = 1000
+# Catalog edits queue an index refresh this many seconds after they commit,
+# so that a burst of edits is encoded and published once.
+AISLE_INDEX_AUTO_REFRESH = env.bool("AISLE_INDEX_AUTO_REFRESH", default=True)
+AISLE_INDEX_REFRESH_DELAY = 2.0
+# How semantic and lexical candidates are fused (see catalog/retrieval/fusion.py).
+AISLE_FUSION = "convex"
+AISLE_FUSION_WEIGHTS = {"semantic": 0.5, "lexical": 0.5}
 
 # ------------------------------------------------------------------------------
 # Sessions, static files, i18n
@@ -179,4 +186,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
+    # bm25s logs every index build at DEBUG through its own handler-less logger.
+    "loggers": {"bm25s": {"level": "WARNING"}},
 }

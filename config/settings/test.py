@@ -11,3 +11,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # Serve app static files straight from the apps, no collectstatic needed.
 WHITENOISE_USE_FINDERS = True
+
+# Tests that exercise the signal-driven refresh switch it on themselves; the
+# rest would otherwise leave refresh tasks queued for a later test's worker.
+AISLE_INDEX_AUTO_REFRESH = False

@@ -1,16 +1,18 @@
-"""``build_index [--full]``: bring product embeddings up to date with the catalog."""
+"""``build_index [--full]``: bring embeddings and the vector and lexical indexes up to date."""
 
 from typing import Any
 
 from django.core.management.base import CommandParser
 
-from catalog.models import Product
-from catalog.services import build_embeddings
+from catalog.indexing import build_index
 from config.commands import AisleCommand
 
 
 class Command(AisleCommand):
-    help = "Encode new and changed products (all of them with --full); prints products per second."
+    help = (
+        "Encode new and changed products (every active one with --full) and publish a new "
+        "index version if the catalog changed; prints products per second."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
@@ -18,21 +20,22 @@ class Command(AisleCommand):
         parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        products = Product.objects.active()
-        total = products.count() if options["full"] else products.stale().count()
-        with self.progress(total, "products") as bar:
-            report = build_embeddings(
-                full=options["full"],
-                device=options["device"],
-                on_batch=lambda done: bar.update(done - bar.n),
-            )
+        bars: dict[str, Any] = {}
+
+        def show_progress(stage: str, done: int, total: int) -> None:
+            if stage not in bars:
+                bars[stage] = self.progress(total, "products", stage)
+            bars[stage].update(done - bars[stage].n)
+
+        try:
+            report = build_index(full=options["full"], device=options["device"], on_progress=show_progress)
+        finally:
+            for bar in bars.values():
+                bar.close()
+        state = f"published version {report.version}" if report.published else f"kept {report.version}"
         self.report(
             options,
-            f"Indexed {report.products} products in {report.seconds:.1f}s "
-            f"({report.per_second:.0f} products/s).",
-            {
-                "products": report.products,
-                "seconds": round(report.seconds, 3),
-                "products_per_second": round(report.per_second, 1),
-            },
+            f"Encoded {report.encoded} products in {report.seconds:.1f}s "
+            f"({report.per_second:.0f} products/s); {state} with {report.products} products.",
+            report.as_dict(),
         )

@@ -1,0 +1,88 @@
+"""Catalog edits reach the search indexes: mark what changed stale, refresh after commit.
+
+Every receiver only marks products stale and asks for one refresh when the
+transaction commits; the refresh itself (``tasks.refresh_index``) runs in a
+Celery worker, a few seconds later, so that a burst of edits (an import, a
+bulk admin change) becomes one batched re-encode and one new index version.
+Updates made with ``QuerySet.update`` send no signals: callers that use it
+(the admin's deactivate action) call ``schedule_index_refresh`` themselves.
+"""
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+
+from .models import Brand, Category, Product
+
+logger = logging.getLogger(__name__)
+
+
+def schedule_index_refresh() -> None:
+    """Queue one index refresh for when the current transaction commits (at once outside one)."""
+    if not settings.AISLE_INDEX_AUTO_REFRESH:
+        return
+    # One callback per transaction: Django drops callbacks of a rolled-back
+    # savepoint from this list, so a later edit registers again.
+    if any(callback is _enqueue_refresh for _, callback, _ in connection.run_on_commit):
+        return
+    transaction.on_commit(_enqueue_refresh)
+
+
+def _enqueue_refresh() -> None:
+    from .tasks import refresh_index
+
+    try:
+        refresh_index.apply_async(countdown=settings.AISLE_INDEX_REFRESH_DELAY)
+    except Exception:  # the edit is stored and stays marked stale; the next refresh takes it
+        logger.exception("could not queue an index refresh; stale products wait for the next one")
+
+
+def _product_saving(sender: type[Product], instance: Product, raw: bool = False, **kwargs: Any) -> None:
+    if not raw:
+        instance.index_stale = True
+
+
+def _product_changed(sender: type[Product], raw: bool = False, **kwargs: Any) -> None:
+    if not raw:
+        schedule_index_refresh()
+
+
+def _categories_changed(
+    sender: type, instance: Product | Category, action: str, reverse: bool, pk_set: set | None, **kwargs: Any
+) -> None:
+    if action not in ("post_add", "post_remove", "pre_clear"):
+        return
+    if not reverse:
+        products = Product.objects.filter(pk=instance.pk)
+    elif action == "pre_clear":
+        products = Product.objects.filter(categories=instance)
+    else:
+        products = Product.objects.filter(pk__in=pk_set or ())
+    if products.update(index_stale=True):
+        schedule_index_refresh()
+
+
+def _renamed(
+    sender: type, instance: Brand | Category, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
+    """A brand's or category's name is part of its products' text."""
+    if created or raw:
+        return
+    products = Product.objects.filter(brand=instance) if sender is Brand else instance.products.all()
+    if products.update(index_stale=True):
+        schedule_index_refresh()
+
+
+def connect() -> None:
+    """Connect the receivers (from ``CatalogConfig.ready``)."""
+    pre_save.connect(_product_saving, sender=Product, dispatch_uid="catalog.product_saving")
+    post_save.connect(_product_changed, sender=Product, dispatch_uid="catalog.product_saved")
+    post_delete.connect(_product_changed, sender=Product, dispatch_uid="catalog.product_deleted")
+    m2m_changed.connect(
+        _categories_changed, sender=Product.categories.through, dispatch_uid="catalog.categories_changed"
+    )
+    post_save.connect(_renamed, sender=Brand, dispatch_uid="catalog.brand_saved")
+    post_save.connect(_renamed, sender=Category, dispatch_uid="catalog.category_saved")

@@ -18,40 +18,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from catalog.importers import ProductRecord, read_catalog  # noqa: E402
+from benchmarks.catalogs import DEFAULT_DATA, catalog_texts, require_data  # noqa: E402
 from catalog.retrieval.encoder import Encoder  # noqa: E402
-from catalog.retrieval.product_text import product_text  # noqa: E402
-
-CATALOGS = (("ikea", "ikea/ikea.csv"), ("bestbuy", "bestbuy/products.json"))
-
-
-def catalog_texts(data_dir: Path) -> list[str]:
-    """The embedding text of every importable product in both catalogs."""
-    texts = []
-    for fmt, relative in CATALOGS:
-        for _, record in read_catalog(data_dir / relative, fmt):
-            if isinstance(record, ProductRecord):
-                texts.append(
-                    product_text(
-                        title=record.title,
-                        brand=record.brand,
-                        categories=[" > ".join(path) for path in record.categories],
-                        attributes=record.attributes,
-                        description=record.description,
-                    )
-                )
-    return texts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--model", type=Path, default=None, help="Model folder (default: the packaged one).")
     args = parser.parse_args()
-    if not (args.data / "ikea" / "ikea.csv").exists():
-        sys.exit(f"skipped: the public catalogs are not in {args.data} (see ../shared/data/README.md)")
+    require_data(args.data)
 
     texts = catalog_texts(args.data)
     started = time.perf_counter()

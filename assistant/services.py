@@ -18,7 +18,7 @@ from catalog.retrieval.filters import Constraints
 from catalog.retrieval.keyword_slots import constraints_from_slots, extract_slots
 from catalog.search import SearchHit, search, vocabulary
 
-from .messages import ProductCard, Reply
+from .messages import ProductCard, ProtocolError, Reply
 from .models import Conversation, FeedbackEvent, Message
 
 # What ordered the products a shopper saw, stored with their feedback.
@@ -97,7 +97,10 @@ def search_cards(
     slots = extract_slots(query, vocabulary())
     constraints = constraints_from_slots(slots)
     if filters:
-        constraints = replace(constraints, **filters)
+        try:
+            constraints = replace(constraints, **filters)
+        except ValueError as problem:  # the words and the filters disagree on the price range
+            raise ProtocolError("invalid_filter", str(problem)) from None
     hits = search(query, constraints, k, ranker=ranker)
     return SearchOutcome(
         [product_card(hit.product, explain(hit, constraints)) for hit in hits], slots, constraints

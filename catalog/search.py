@@ -1,6 +1,6 @@
 """Product search for the chat, the API and ``search_batch``: retrieval over the live index.
 
-``retrieve`` is the pure retriever (``catalog.retrieval``) bound to this
+``retriever`` binds the pure retriever (``catalog.retrieval``) to this
 process's live index version and encoder. ``search`` adds what only the
 database knows: it re-checks every hard constraint against the live rows, so
 a product edited or deactivated after the index version was built can never
@@ -10,6 +10,7 @@ break one, and it loads the products to show.
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
@@ -22,6 +23,7 @@ from .retrieval.encoder import get_encoder
 from .retrieval.filters import NO_CONSTRAINTS, Constraints, normalise_key
 from .retrieval.keyword_slots import Vocabulary
 from .retrieval.retriever import Hit, Retriever
+from .retrieval.store import IndexVersion
 
 RANKERS = ("cosine",)
 # How many more candidates to fetch when the database turns some down.
@@ -57,14 +59,6 @@ def retriever() -> Retriever | None:
     )
 
 
-def retrieve(
-    query_text: str, constraints: Constraints = NO_CONSTRAINTS, k: int = 10, *, mode: str = "fused"
-) -> list[Hit]:
-    """Fused semantic + lexical retrieval under exact filters, on the live index."""
-    current = retriever()
-    return current.retrieve(query_text, constraints, k, mode=mode) if current else []
-
-
 def vocabulary() -> Vocabulary:
     """The brands of the live index, for reading constraints out of a query."""
     version = live_index().get()
@@ -88,9 +82,10 @@ def search(
     current = retriever()
     if current is None or not query_text.strip():
         return []
+    query_vector = current.encoder.encode([query_text])[0]
     wanted = k
     while True:
-        hits = current.retrieve(query_text, constraints, wanted)
+        hits = current.retrieve(query_text, constraints, wanted, query_vector=query_vector)
         products = matching_products(constraints).in_bulk([hit.product_id for hit in hits])
         found = [SearchHit(products[hit.product_id], hit) for hit in hits if hit.product_id in products]
         # Fewer hits than asked for means retrieval has nothing more to give.
@@ -98,15 +93,13 @@ def search(
             break
         wanted *= RETRY_FACTOR
     if ranker == "cosine":
-        found = _by_cosine(current, query_text, found)
+        found = _by_cosine(current.index, query_vector, found)
     return found[:k]
 
 
-def _by_cosine(current: Retriever, query_text: str, found: list[SearchHit]) -> list[SearchHit]:
-    version = current.index
+def _by_cosine(version: IndexVersion, query_vector: np.ndarray, found: list[SearchHit]) -> list[SearchHit]:
     positions = version.positions_of([item.product.pk for item in found])
     candidates = Candidates(version.ids[positions], version.vectors.vectors[positions])
-    query_vector = current.encoder.encode([query_text])[0]
     by_id = {item.product.pk: item for item in found}
     return [by_id[product_id] for product_id, _ in CosineRanker().rank(query_vector, candidates, len(found))]
 

@@ -167,3 +167,39 @@ def test_reindex_action_runs_in_the_worker(staff, small_catalog, celery_worker):
         assert time.monotonic() < deadline, "the worker did not embed the products"
         time.sleep(0.5)
     assert "catalog.tasks.refresh_index" in celery_worker.read_text()
+
+
+@pytest.mark.django_db
+def test_the_deactivate_action_queues_an_index_refresh(
+    staff, indexed_catalog, settings, django_capture_on_commit_callbacks
+):
+    from catalog.signals import _enqueue_refresh
+
+    settings.AISLE_INDEX_AUTO_REFRESH = True
+    ids = [str(pk) for pk in Product.objects.order_by("pk").values_list("pk", flat=True)[:4]]
+    with django_capture_on_commit_callbacks() as callbacks:
+        staff.post(CHANGELIST, {"action": "deactivate", "_selected_action": ids}, follow=True)
+    assert callbacks == [_enqueue_refresh]
+    assert not Product.objects.filter(pk__in=ids, is_active=True).exists()
+
+
+@pytest.mark.django_db
+def test_edits_mark_products_stale_and_queue_one_refresh_per_transaction(
+    staff, indexed_catalog, settings, django_capture_on_commit_callbacks
+):
+    from catalog.signals import _enqueue_refresh
+
+    settings.AISLE_INDEX_AUTO_REFRESH = True
+    product = Product.objects.order_by("pk").first()
+    with django_capture_on_commit_callbacks() as callbacks:
+        product.title = "Renamed by hand"
+        product.save()
+        product.categories.clear()
+        product.brand.name = "Renamed brand"
+        product.brand.save()
+    assert callbacks == [_enqueue_refresh]
+    stale = Product.objects.filter(index_stale=True)
+    assert set(stale.values_list("pk", flat=True)) == set(
+        Product.objects.filter(brand=product.brand).values_list("pk", flat=True)
+    )
+    assert staff.get(CHANGELIST, {"index_stale__exact": "1"}).context["cl"].result_count == stale.count()

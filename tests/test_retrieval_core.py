@@ -1241,6 +1241,7 @@ def test_vocabulary_keeps_real_brand_names_only():
         ("grey sofa under 1.5k", {"color": ["grey"], "price_max": 1500.0}),
         ("sofa between 200 and 500", {"price_min": 200.0, "price_max": 500.0}),
         ("between 500 and 200 dollars", {"price_min": 200.0, "price_max": 500.0}),
+        ("table over 900 under 300", {"price_min": 300.0, "price_max": 900.0}),
         ("rug from $300 to $800", {"price_min": 300.0, "price_max": 800.0}),
         ("phone case $30 or less", {"price_max": 30.0}),
         ("lamp over 20 bucks", {"price_min": 20.0}),

@@ -170,6 +170,7 @@ def test_search_api_filters_and_rankers(client, indexed_catalog):
         ({"q": "sofa", "price_max": "cheap"}, "invalid_filter"),
         ({"q": "sofa", "price_min": "-5"}, "invalid_filter"),
         ({"q": "sofa", "price_min": "500", "price_max": "100"}, "invalid_filter"),
+        ({"q": "sofa over 3000", "price_max": "100"}, "invalid_filter"),
         ({"q": "sofa", "ranker": "nope"}, "unknown_ranker"),
     ):
         response = client.get("/api/search/", params)
@@ -230,3 +231,14 @@ def test_running_server_picks_up_a_new_index_version_without_restart(indexed_cat
 
 def test_index_artifacts_live_in_data_dir(settings):
     assert index_store().root == Path(settings.DATA_DIR) / "index"
+
+
+@pytest.mark.django_db
+def test_build_index_reports_progress_by_stage(small_catalog):
+    seen: list[tuple[str, int, int]] = []
+    report = build_index(full=True, on_progress=lambda *step: seen.append(step))
+    assert report.encoded == len(small_catalog)
+    assert seen[-1] == ("publishing", len(small_catalog), len(small_catalog))
+    encoding = [step for step in seen if step[0] == "encoding"]
+    assert encoding[-1] == ("encoding", len(small_catalog), len(small_catalog))
+    assert [done for _, done, _ in encoding] == sorted(done for _, done, _ in encoding)

@@ -102,6 +102,8 @@ def _extract_prices(text: str, slots: dict[str, Any]) -> str:
                 slots[flipped] = parse_amount(*match.group(1, 2))
                 text = _blank(text, match)
                 break
+    if slots.get("price_min", 0) > slots.get("price_max", float("inf")):  # "over 900 under 300"
+        slots["price_min"], slots["price_max"] = slots["price_max"], slots["price_min"]
     return text
 
 

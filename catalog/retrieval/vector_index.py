@@ -2,11 +2,13 @@
 
 Small catalogs get an exact inner-product index (``IndexFlatIP``); from
 ``HNSW_THRESHOLD`` products on, an HNSW graph whose search depth was chosen
-for recall@10 ≥ 0.98 against exact search (see docs/retrieval.md). Rows are
-addressed by position (0..n-1); the caller maps positions to product ids.
+for recall@10 ≥ 0.98 against exact search (0.981 at a million products, see
+docs/benchmarks.md). Rows are addressed by position (0..n-1); the caller maps
+positions to product ids.
 
-Filtered search is exact: when few products qualify, their vectors are scanned
-directly; otherwise faiss searches with a bitmap ``IDSelector`` that only lets
+A filtered search never returns a product outside the filter. When few
+products qualify their vectors are scanned directly (the exact top k);
+otherwise faiss searches with a bitmap ``IDSelector`` that only lets
 qualifying rows through, and falls back to the scan if that finds too few.
 No Django imports.
 """
@@ -19,7 +21,7 @@ import numpy as np
 HNSW_THRESHOLD = 50_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 96
+HNSW_EF_SEARCH = 256
 # Below this many qualifying products a direct scan beats walking the graph.
 EXACT_SCAN_LIMIT = 20_000
 FILE_NAME = "vectors.faiss"

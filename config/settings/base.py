@@ -186,6 +186,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    # bm25s logs every index build at DEBUG through its own handler-less logger.
-    "loggers": {"bm25s": {"level": "WARNING"}},
+    # bm25s logs every index build, faiss every CPU-feature probe; neither helps an operator.
+    "loggers": {"bm25s": {"level": "WARNING"}, "faiss.loader": {"level": "WARNING"}},
 }

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from catalog.retrieval import store as store_module
+from catalog import versions as versions_module
 from catalog.retrieval import vector_index
 from catalog.retrieval.encoder import get_encoder
 from catalog.retrieval.filters import NO_CONSTRAINTS, Constraints, FilterRow, FilterTable, Postings
@@ -27,8 +27,9 @@ from catalog.retrieval.keyword_slots import Vocabulary, constraints_from_slots, 
 from catalog.retrieval.lexical_index import LexicalIndex, best_matches, fold_accents, tokenize
 from catalog.retrieval.product_text import product_text
 from catalog.retrieval.retriever import Hit, Retriever
-from catalog.retrieval.store import KEEP_VERSIONS, IndexStore, LiveIndex
+from catalog.retrieval.store import IndexStore, LiveIndex
 from catalog.retrieval.vector_index import VectorIndex, top_k
+from catalog.versions import KEEP_VERSIONS
 
 from .conftest import ROOT
 
@@ -739,7 +740,7 @@ def test_version_names_keep_publish_order_when_the_clock_steps_back(tmp_path, mo
     past = types.SimpleNamespace(
         time=lambda: 86_400.0, perf_counter=time.perf_counter, strftime=time.strftime, gmtime=time.gmtime
     )
-    monkeypatch.setattr(store_module, "time", past)
+    monkeypatch.setattr(versions_module, "time", past)
     second = publish_sample(store, 4)
     third = publish_sample(store, 5)
     assert first < second < third
@@ -758,7 +759,7 @@ def test_pruning_never_removes_the_active_version(tmp_path, monkeypatch):
     store = IndexStore(tmp_path / "index")
     published = [publish_sample(store, 5, seed=i) for i in range(3)]
     store.activate(published[0])
-    monkeypatch.setattr(store_module, "KEEP_VERSIONS", 1)
+    monkeypatch.setattr(store, "keep", 1)
     store._prune()
     assert store.versions() == [published[0], published[2]]
     assert len(store.load()) == 5

@@ -45,7 +45,7 @@ def resolve_device(requested: str = "auto") -> str:
     return requested
 
 
-def _reduced_precision(device: str) -> Any:
+def reduced_precision(device: str) -> Any:
     """The 16-bit type this device computes fastest in, or ``None`` to stay in fp32.
 
     bf16 needs a CPU with native support (AVX-512 BF16 or AMX); elsewhere it
@@ -81,7 +81,7 @@ class Encoder:
         self.name = MODEL_NAME if model_path is None else self.model_path.name
         if precision not in ("auto", "fp32"):
             raise ValueError(f"precision must be auto or fp32, not {precision!r}")
-        self.autocast_dtype = _reduced_precision(self.device) if precision == "auto" else None
+        self.autocast_dtype = reduced_precision(self.device) if precision == "auto" else None
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         import torch
@@ -106,7 +106,7 @@ class Encoder:
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._autocast(), _threads(1 if len(texts) <= SINGLE_THREAD_TEXTS else None):
+        with self._autocast(), torch_threads(1 if len(texts) <= SINGLE_THREAD_TEXTS else None):
             vectors = self.model.encode(
                 list(texts),
                 batch_size=batch_size,
@@ -119,7 +119,7 @@ class Encoder:
 
 
 @contextlib.contextmanager
-def _threads(count: int | None) -> Iterator[None]:
+def torch_threads(count: int | None) -> Iterator[None]:
     """Run torch's intra-op work on ``count`` threads (``None``: leave as is)."""
     import torch
 

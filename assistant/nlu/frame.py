@@ -1,0 +1,87 @@
+"""The parser frame of CONTRACTS §3 and the slot labels the tagger predicts."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+INTENTS: tuple[str, ...] = (
+    "search",
+    "refine",
+    "similar",
+    "compare",
+    "product_question",
+    "add_to_cart",
+    "more",
+    "feedback_positive",
+    "feedback_negative",
+    "greet",
+    "goodbye",
+    "help",
+    "reset",
+    "out_of_scope",
+)
+
+# Slots whose value is a list of strings, a single string, a number, or positions.
+LIST_SLOTS = (
+    "brand",
+    "color",
+    "material",
+    "style",
+    "feature",
+    "exclude_color",
+    "exclude_material",
+    "exclude_brand",
+)
+STRING_SLOTS = ("category", "room", "size", "price_relative", "sort", "attribute")
+NUMBER_SLOTS = ("price_min", "price_max")
+SLOTS: tuple[str, ...] = (*LIST_SLOTS, *STRING_SLOTS, *NUMBER_SLOTS, "reference")
+
+# Word-level BIO labels: "O", then B-/I- for every slot.
+TAGS: tuple[str, ...] = ("O", *(f"{prefix}-{slot}" for slot in SLOTS for prefix in ("B", "I")))
+
+ATTRIBUTES = ("price", "dimensions", "color", "material", "brand", "rating", "availability", "description")
+SORTS = ("price_asc", "price_desc", "rating_desc", "popularity_desc")
+
+
+@dataclass
+class Frame:
+    """What an utterance asks for: an intent, its confidence and the slots said."""
+
+    intent: str
+    confidence: float = 1.0
+    slots: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"intent": self.intent, "confidence": round(self.confidence, 4), "slots": self.slots}
+
+
+@dataclass(frozen=True)
+class Span:
+    """Consecutive words tagged with one slot label."""
+
+    slot: str
+    start: int
+    end: int  # exclusive
+    text: str
+    confidence: float = 1.0
+
+
+def spans_from_tags(words: list[str], tags: list[str], scores: list[float] | None = None) -> list[Span]:
+    """Group BIO tags into spans; an ``I-`` without its ``B-`` starts a span (lenient decoding)."""
+    spans: list[Span] = []
+    start, slot = None, None
+
+    def close(end: int) -> None:
+        if slot is not None and start is not None:
+            confidence = min(scores[start:end]) if scores else 1.0
+            spans.append(Span(slot, start, end, " ".join(words[start:end]), confidence))
+
+    for position, tag in enumerate(tags):
+        prefix, _, name = tag.partition("-")
+        if prefix == "B" or (prefix == "I" and name != slot):
+            close(position)
+            start, slot = position, name
+        elif prefix == "O":
+            close(position)
+            start, slot = None, None
+    close(len(tags))
+    return spans

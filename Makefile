@@ -27,11 +27,12 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 install: $(VENV)/.runtime
 dev-install: $(VENV)/.dev
 
-## run: install, migrate, load the demo catalog if empty, index it, start web + worker.
+## run: install, migrate, load the demo catalog if empty, index it, train the parser if none, start web + worker.
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo_catalog --if-empty
 	$(BIN)/python manage.py build_index
+	$(BIN)/python manage.py train_parser --if-missing
 	HOST=$(HOST) PORT=$(PORT) bash docker/run-local.sh
 
 index: install

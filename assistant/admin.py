@@ -1,9 +1,12 @@
-"""Admin for conversations and feedback: read-only lists for review."""
+"""Admin for conversations and feedback (read-only) and for the parser: corrections and training runs."""
 
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import Conversation, FeedbackEvent, Message
+from . import parsing
+from .models import Conversation, FeedbackEvent, Message, ParserExample, TrainingJob
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -46,3 +49,84 @@ class FeedbackEventAdmin(ReadOnlyAdmin):
     search_fields = ["product__sku", "product__title", "session_key"]
     list_select_related = ["product"]
     date_hierarchy = "created_at"
+
+
+@admin.register(ParserExample)
+class ParserExampleAdmin(admin.ModelAdmin):
+    """Utterances the parser got wrong, with the frame they should have: reviewed ones are trained on."""
+
+    list_display = ["text", "intent", "slots", "reviewed", "updated_at"]
+    list_filter = ["reviewed", "intent"]
+    search_fields = ["text"]
+    actions = ["mark_reviewed", "train_parser"]
+
+    @admin.action(description="Mark as reviewed (train on them)")
+    def mark_reviewed(self, request: HttpRequest, queryset: QuerySet[ParserExample]) -> None:
+        count = queryset.update(reviewed=True)
+        self.message_user(request, f"{count} examples will be used in the next training run.")
+
+    @admin.action(description="Train a new parser with the reviewed examples")
+    def train_parser(self, request: HttpRequest, queryset: QuerySet[ParserExample]) -> None:
+        job = parsing.start_training(settings.AISLE_DEVICE)
+        self.message_user(request, f"Training job #{job.pk} is queued; follow it under Training jobs.")
+
+
+@admin.register(TrainingJob)
+class TrainingJobAdmin(ReadOnlyAdmin):
+    """Parser training runs: progress while they run, held-out scores after; activate any kept version."""
+
+    list_display = [
+        "pk",
+        "status",
+        "stage",
+        "loss",
+        "intent_accuracy",
+        "slot_f1",
+        "version",
+        "is_active",
+        "activated",
+        "created_at",
+    ]
+    list_filter = ["status", "activated"]
+    readonly_fields = [field.name for field in TrainingJob._meta.fields]
+    actions = ["activate_version", "train_again"]
+
+    @admin.display(description="stage")
+    def stage(self, job: TrainingJob) -> str:
+        progress = job.progress or {}
+        if progress.get("steps"):
+            return f"{progress.get('stage')} {progress['step']}/{progress['steps']}"
+        return str(progress.get("stage", ""))
+
+    @admin.display(description="intent acc.")
+    def intent_accuracy(self, job: TrainingJob) -> float | None:
+        return (job.metrics or {}).get("intent_accuracy")
+
+    @admin.display(description="slot F1")
+    def slot_f1(self, job: TrainingJob) -> float | None:
+        return (job.metrics or {}).get("slot_f1")
+
+    @admin.display(description="serving", boolean=True)
+    def is_active(self, job: TrainingJob) -> bool:
+        return bool(job.version) and job.version == parsing.parser_store().active_version()
+
+    @admin.action(description="Activate this version (roll back or forward)")
+    def activate_version(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one job.", level=messages.ERROR)
+            return
+        job = queryset.get()
+        try:
+            parsing.activate_version(job.version)
+        except LookupError:
+            self.message_user(request, f"Version {job.version!r} is no longer kept.", level=messages.ERROR)
+            return
+        self.message_user(
+            request, f"Parser version {job.version} is active; web processes switch on their next parse."
+        )
+
+    @admin.action(description="Train a new parser with the same settings")
+    def train_again(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
+        for job in queryset:
+            queued = parsing.start_training(job.device, job.epochs, job.activate)
+            self.message_user(request, f"Training job #{queued.pk} is queued.")

@@ -1,9 +1,9 @@
 """One chat turn, feedback and history: the code path shared by the WebSocket and HTTP.
 
-A turn is a first search: constraints read from the shopper's words by keyword
-rules, then fused retrieval under those constraints (``catalog.search``). The
-parser and dialogue manager replace the insides of ``chat_turn`` later; its
-inputs and reply shape (CONTRACTS §4) stay.
+A turn is a first search: the parser reads the frame (intent and slots) from
+the shopper's words, then fused retrieval runs under the slots' hard
+constraints (``catalog.search``). The dialogue manager replaces the insides of
+``chat_turn`` later; its inputs and reply shape (CONTRACTS §4) stay.
 """
 
 from collections.abc import Mapping
@@ -15,9 +15,10 @@ from django.db import transaction
 
 from catalog.models import Product
 from catalog.retrieval.filters import Constraints
-from catalog.retrieval.keyword_slots import constraints_from_slots, extract_slots
-from catalog.search import SearchHit, search, vocabulary
+from catalog.retrieval.keyword_slots import constraints_from_slots
+from catalog.search import SearchHit, search
 
+from . import parsing
 from .messages import ProductCard, ProtocolError, Reply
 from .models import Conversation, FeedbackEvent, Message
 
@@ -79,9 +80,10 @@ def _as_list(value: Any) -> list[str]:
 
 @dataclass
 class SearchOutcome:
-    """Product cards for a query plus the slots and constraints read from it."""
+    """Product cards for a query plus the intent, slots and constraints read from it."""
 
     cards: list[ProductCard]
+    intent: str
     slots: dict[str, Any]
     constraints: Constraints
 
@@ -89,12 +91,12 @@ class SearchOutcome:
 def search_cards(
     query: str, k: int, filters: Mapping[str, Any] | None = None, ranker: str | None = None
 ) -> SearchOutcome:
-    """Search as a first chat turn does: constraints from the query's words, then retrieval.
+    """Search as a first chat turn does: parse the query, then retrieve under its constraints.
 
-    ``filters`` (``Constraints`` fields) override what the words said; the
-    parser replaces the keyword rules in a later issue.
+    ``filters`` (``Constraints`` fields) override what the words said.
     """
-    slots = extract_slots(query, vocabulary())
+    frame = parsing.parse(query)
+    slots = frame.slots
     constraints = constraints_from_slots(slots)
     if filters:
         try:
@@ -102,9 +104,8 @@ def search_cards(
         except ValueError as problem:  # the words and the filters disagree on the price range
             raise ProtocolError("invalid_filter", str(problem)) from None
     hits = search(query, constraints, k, ranker=ranker)
-    return SearchOutcome(
-        [product_card(hit.product, explain(hit, constraints)) for hit in hits], slots, constraints
-    )
+    cards = [product_card(hit.product, explain(hit, constraints)) for hit in hits]
+    return SearchOutcome(cards, frame.intent, slots, constraints)
 
 
 def chat_turn(session_key: str, text: str) -> Reply:
@@ -124,7 +125,7 @@ def chat_turn(session_key: str, text: str) -> Reply:
     reply: Reply = {
         "type": "reply",
         "text": reply_text,
-        "intent": "search",
+        "intent": outcome.intent,
         "slots": outcome.slots,
         "state": state,
         "products": products,
@@ -140,7 +141,7 @@ def chat_turn(session_key: str, text: str) -> Reply:
             conversation=conversation,
             role=Message.Role.ASSISTANT,
             text=reply_text,
-            intent="search",
+            intent=outcome.intent,
             slots=outcome.slots,
             products=products,
         )

@@ -21,7 +21,6 @@ from .indexing import live_index
 from .models import Brand, Category, Product, ProductAttributeValue
 from .retrieval.encoder import get_encoder
 from .retrieval.filters import NO_CONSTRAINTS, Constraints, normalise_key
-from .retrieval.keyword_slots import Vocabulary
 from .retrieval.retriever import Hit, Retriever
 from .retrieval.store import IndexVersion
 
@@ -57,12 +56,6 @@ def retriever() -> Retriever | None:
         fusion=settings.AISLE_FUSION,
         weights=settings.AISLE_FUSION_WEIGHTS,
     )
-
-
-def vocabulary() -> Vocabulary:
-    """The brands of the live index, for reading constraints out of a query."""
-    version = live_index().get()
-    return Vocabulary.from_brands(version.filters.brands if version else ())
 
 
 def search(

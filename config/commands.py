@@ -3,11 +3,14 @@
 A human summary goes to stderr; with ``--json`` one JSON object goes to stdout.
 """
 
+import contextlib
 import json
 import sys
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 
@@ -26,3 +29,18 @@ class AisleCommand(BaseCommand):
         return tqdm(
             total=total, unit=unit, desc=description, file=sys.stderr, disable=not sys.stderr.isatty()
         )
+
+
+@contextlib.contextmanager
+def open_text(name: str, mode: str) -> Iterator[IO[str]]:
+    """A text file to read or write line by line; ``-`` is stdin or stdout."""
+    if name == "-":
+        yield sys.stdin if mode == "r" else sys.stdout
+        return
+    try:
+        # Undecodable bytes become U+FFFD, so such a line is reported as bad JSON, not a crash.
+        handle = Path(name).open(mode, encoding="utf-8", errors="replace")  # noqa: SIM115 (closed below)
+    except OSError as problem:
+        raise CommandError(f"cannot open {name}: {problem.strerror}") from None
+    with handle:
+        yield handle

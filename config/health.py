@@ -9,6 +9,7 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from assistant.parsing import parser_store
 from catalog.indexing import index_store
 from catalog.models import ProductEmbedding
 from catalog.retrieval.encoder import MODEL_NAME
@@ -65,8 +66,20 @@ def _broker() -> dict[str, Any]:
     return {"transport": str(transport)}
 
 
+HEADLINE_METRICS = ("intent_accuracy", "slot_f1", "exact_frame")
+
+
 def _models() -> dict[str, Any]:
     embedded = ProductEmbedding.objects.values_list("model_name", flat=True).distinct()
     manifest = index_store().manifest()
     index = {key: manifest[key] for key in ("version", "products", "kind")} if manifest else None
-    return {"encoder": MODEL_NAME, "embeddings": sorted(embedded), "index": index, "parser": None}
+    parser_manifest = parser_store().manifest()
+    parser = (
+        {
+            "version": parser_manifest["version"],
+            **{key: parser_manifest["metrics"][key] for key in HEADLINE_METRICS},
+        }
+        if parser_manifest
+        else None
+    )
+    return {"encoder": MODEL_NAME, "embeddings": sorted(embedded), "index": index, "parser": parser}

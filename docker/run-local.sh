@@ -7,7 +7,7 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 BIN=.venv/bin
 
-"$BIN/celery" -A config worker --loglevel=info --concurrency=1 --queues=celery &
+"$BIN/celery" -A config worker --loglevel=info --concurrency=1 --queues=celery,gpu &
 worker=$!
 trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
 

@@ -167,7 +167,7 @@ def celery_worker(process_env: dict[str, str], tmp_path_factory: pytest.TempPath
     log_path = tmp_path_factory.mktemp("celery") / "worker.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-         "--loglevel=info", "--queues=celery", f"--hostname=test-{os.getpid()}@%h"],
+         "--loglevel=info", "--queues=celery,gpu", f"--hostname=test-{os.getpid()}@%h"],
         cwd=ROOT,
         env=process_env,
         stdout=log_path.open("w"),

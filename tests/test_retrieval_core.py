@@ -729,7 +729,7 @@ def test_a_second_publish_switches_active_and_activate_rolls_back(tmp_path):
     assert len(store.load()) == 10
     assert len(store.load(second)) == 20
     assert store.manifest(second)["products"] == 20
-    with pytest.raises(LookupError, match="no index version"):
+    with pytest.raises(LookupError, match="no version"):
         store.activate("19990101T000000.000000")
     assert store.active_version() == first
 

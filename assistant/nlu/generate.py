@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .frame import INTENTS
-from .normalise import split_words
+from .normalise import normalise_value, split_words
 from .vocabulary import ParserVocabulary, plural
 
 Segment = tuple[str, str | None]  # text and the slot it fills (None: an untagged word)
@@ -987,3 +987,34 @@ def generate_examples(
         if example.words:
             examples.append(example)
     return examples
+
+
+def tag_labelled(text: str, intent: str, slots: dict, vocabulary: ParserVocabulary) -> Example:
+    """A labelled utterance (an admin's correction) as a tagged example.
+
+    Each slot value is placed on the shortest run of words that normalises to
+    it ("blak" for ``color: ["black"]``); values the words never say stay untagged.
+    """
+    words = split_words(text)
+    tags = ["O"] * len(words)
+    for slot, value in slots.items():
+        for item in value if isinstance(value, list) and slot != "reference" else [value]:
+            span = _find_span(words, tags, slot, item, vocabulary)
+            if span:
+                start, end = span
+                tags[start:end] = [f"B-{slot}", *[f"I-{slot}"] * (end - start - 1)]
+    return Example(tuple(words), tuple(tags), intent)
+
+
+def _find_span(
+    words: list[str], tags: list[str], slot: str, value: object, vocabulary: ParserVocabulary
+) -> tuple[int, int] | None:
+    wanted = value if isinstance(value, list) else [value] if slot == "reference" else value
+    for length in range(1, 5):
+        for start in range(len(words) - length + 1):
+            if any(tag != "O" for tag in tags[start : start + length]):
+                continue
+            found = normalise_value(slot, " ".join(words[start : start + length]), vocabulary)
+            if found == wanted or (isinstance(found, list) and found == [wanted]):
+                return start, start + length
+    return None

@@ -146,6 +146,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Training goes to the "gpu" queue; `make run`'s worker serves both and trains on its CPU.
+CELERY_TASK_ROUTES = {"assistant.tasks.train_parser": {"queue": "gpu"}}
 
 # ------------------------------------------------------------------------------
 # Aisle
@@ -153,6 +155,10 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 AISLE_DEVICE = env("AISLE_DEVICE")
 # The shopper-facing product list length and the longest message accepted.
 AISLE_RESULTS_PER_PAGE = 10
+# Parser training: generated utterances, epochs and the seed that makes a run repeatable.
+AISLE_PARSER_EXAMPLES = env.int("AISLE_PARSER_EXAMPLES", default=10_000)
+AISLE_PARSER_EPOCHS = 3
+AISLE_PARSER_SEED = 0
 AISLE_MAX_MESSAGE_CHARS = 1000
 # Catalog edits queue an index refresh this many seconds after they commit,
 # so that a burst of edits is encoded and published once.

@@ -15,3 +15,4 @@ WHITENOISE_USE_FINDERS = True
 # Tests that exercise the signal-driven refresh switch it on themselves; the
 # rest would otherwise leave refresh tasks queued for a later test's worker.
 AISLE_INDEX_AUTO_REFRESH = False
+AISLE_PARSER_EXAMPLES = 400

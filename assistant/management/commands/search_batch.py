@@ -1,19 +1,15 @@
 """``search_batch IN OUT [--k 10] [--ranker NAME] [--user ID]`` (CONTRACTS §2)."""
 
-import contextlib
 import json
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 from django.core.management.base import CommandError, CommandParser
 
 from assistant.services import search_cards
 from catalog.search import RANKERS, UnknownRanker
-from config.commands import AisleCommand
+from config.commands import AisleCommand, open_text
 
 MAX_K = 100
 
@@ -41,7 +37,7 @@ class Command(AisleCommand):
             raise CommandError(f"unknown ranker {options['ranker']!r}; installed: {', '.join(RANKERS)}")
         timings: list[float] = []
         failed = 0
-        with _open(options["input"], "r") as source, _open(options["output"], "w") as sink:
+        with open_text(options["input"], "r") as source, open_text(options["output"], "w") as sink:
             for line_number, line in enumerate(source, start=1):
                 if not line.strip():
                     continue
@@ -78,7 +74,7 @@ class Command(AisleCommand):
         return {
             "id": request.get("id"),
             "results": [card["sku"] for card in outcome.cards],
-            "intent": "search",
+            "intent": outcome.intent,
             "slots": outcome.slots,
             "ms": round(elapsed, 2),
         }
@@ -86,17 +82,3 @@ class Command(AisleCommand):
 
 def _id(request: Any) -> Any:
     return request.get("id") if isinstance(request, dict) else None
-
-
-@contextlib.contextmanager
-def _open(name: str, mode: str) -> Iterator[IO[str]]:
-    if name == "-":
-        yield sys.stdin if mode == "r" else sys.stdout
-        return
-    try:
-        # Undecodable bytes become U+FFFD, so such a line is reported as bad JSON, not a crash.
-        handle = Path(name).open(mode, encoding="utf-8", errors="replace")  # noqa: SIM115 (closed below)
-    except OSError as problem:
-        raise CommandError(f"cannot open {name}: {problem.strerror}") from None
-    with handle:
-        yield handle

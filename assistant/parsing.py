@@ -69,9 +69,10 @@ def _keyword_parser(stamp: tuple[int, Any]) -> KeywordParser:
 
 def catalog_vocabulary() -> ParserVocabulary:
     """Product types, brands and features of the active catalog."""
-    products = Product.objects.active().select_related("brand").prefetch_related("attributes")
+    products = Product.objects.active().select_related("brand")
+    products = products.prefetch_related("attribute_values__attribute")
     brands, attributes = [], []
-    for product in products.iterator(chunk_size=2000):
+    for product in products.iterator(chunk_size=2000):  # prefetches per chunk
         if product.brand:
             brands.append(product.brand.name)
         attributes.append(product.attribute_dict())

@@ -10,7 +10,7 @@ from .models import TrainingJob
 logger = logging.getLogger(__name__)
 
 
-@shared_task(queue="gpu")
+@shared_task
 def train_parser(job_id: int) -> dict:
     """Run training job ``job_id`` on the ``gpu`` queue; a worker without a GPU trains on its CPU."""
     job = TrainingJob.objects.filter(pk=job_id).first()

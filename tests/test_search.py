@@ -143,7 +143,7 @@ def test_build_index_command_reports_and_only_publishes_changes(indexed_catalog,
 @pytest.mark.django_db
 def test_search_api_filters_and_rankers(client, indexed_catalog):
     body = client.get("/api/search/", {"q": "grey sofa under 2000", "k": 5}).json()
-    assert body["slots"] == {"color": ["grey"], "price_max": 2000}
+    assert body["slots"] == {"category": "sofa", "color": ["grey"], "price_max": 2000}
     assert body["results"]
     for card in body["results"]:
         product = Product.objects.get(sku=card["sku"])
@@ -197,9 +197,9 @@ def test_search_batch_answers_in_order_and_reports_bad_lines(indexed_catalog, tm
     assert "query" in lines[2]["error"]
     first, last = lines[0], lines[4]
     assert len(first["results"]) == 5
-    assert (first["intent"], first["slots"]) == ("search", {"color": ["white"]})
+    assert (first["intent"], first["slots"]) == ("search", {"category": "bookcase", "color": ["white"]})
     assert first["ms"] > 0
-    assert last["slots"] == {"color": ["black"], "price_max": 40}
+    assert last["slots"] == {"category": "phone case", "color": ["black"], "price_max": 40}
     for sku in last["results"]:
         assert Product.objects.get(sku=sku).price <= 40
 

@@ -84,11 +84,12 @@ def evaluate(
     count = len(utterances) or 1
     per_intent = {}
     for intent in INTENTS:
-        support = sum(confusion[intent].values())
-        predicted = sum(row[intent] for row in confusion.values())
+        row = confusion.get(intent, Counter())
+        support = sum(row.values())
+        predicted = sum(predictions[intent] for predictions in confusion.values())
         if support or predicted:
             per_intent[intent] = {
-                **_scores(confusion[intent][intent], predicted, support),
+                **_scores(row[intent], predicted, support),
                 "support": support,
             }
     return {

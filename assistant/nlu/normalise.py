@@ -41,7 +41,13 @@ _UNITS = {
     "ten": 10,
     "eleven": 11,
     "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
     "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
     "twenty": 20,
     "thirty": 30,
     "forty": 40,
@@ -98,10 +104,34 @@ _ATTRIBUTE_WORDS = (
     ("rating", ("rating", "rated", "ratings", "review", "reviews", "stars", "star")),
     (
         "availability",
-        ("stock", "available", "availability", "deliver", "delivery", "ship", "shipping", "now"),
+        (
+            "stock",
+            "available",
+            "availability",
+            "deliver",
+            "delivered",
+            "delivery",
+            "ship",
+            "shipped",
+            "shipping",
+            "now",
+        ),
     ),
     ("price", ("price", "cost", "costs", "much", "expensive", "cheap", "pay")),
-    ("description", ("describe", "description", "tell", "about", "details", "info", "information", "more")),
+    (
+        "description",
+        (
+            "describe",
+            "description",
+            "tell",
+            "about",
+            "details",
+            "info",
+            "information",
+            "more",
+            "like",
+        ),
+    ),
 )
 _SORT_WORDS = (
     ("price_desc", ("high to low", "high-low")),
@@ -110,6 +140,9 @@ _SORT_WORDS = (
     ("popularity_desc", ("popular", "selling", "seller", "sellers", "bestselling", "trending")),
     ("price_desc", ("expensive", "priciest", "highest", "dearest", "premium")),
     ("price_asc", ("cheapest", "lowest", "cheap", "affordable", "inexpensive", "budget", "least")),
+    # Bare sort keys ("sort by price") take the usual direction for the key.
+    ("popularity_desc", ("popularity",)),
+    ("price_asc", ("price", "prices")),
 )
 _LOWER_WORDS = (
     "cheaper",
@@ -286,8 +319,9 @@ def normalise_value(slot: str, text: str, vocabulary: ParserVocabulary) -> Any:
         case "category":
             return snap_category(text, vocabulary.categories)
         case "style":
-            style = STYLE_SYNONYMS.get(text) or closest(text.replace(" ", "-"), vocabulary.styles)
-            return [style] if style else None
+            styles = {style: style for style in vocabulary.styles} | STYLE_SYNONYMS
+            match = styles.get(text) or closest(text.replace(" ", "-"), styles)
+            return [styles[match]] if match else None
         case "feature":
             return [snap_phrase(text, vocabulary.features) or text]
         case "room":

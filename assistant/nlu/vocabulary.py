@@ -162,10 +162,13 @@ def _plural_word(word: str) -> str:
 def clean_product_type(value: str) -> str:
     """A catalog's product type as a shopper would say it, singular, without colours,
     materials, sizes or what it comes with: "3-seat sofa" -> "sofa",
-    "wardrobe with 2 doors" -> "wardrobe", "Cell Phone Cases & Clips" -> "cell phone case"."""
+    "wardrobe with 2 doors" -> "wardrobe", "usb-a to usb-c cable" -> "usb-c cable",
+    "Cell Phone Cases & Clips" -> "cell phone case"."""
     text = _TYPE_CUT.split(value.lower().strip(), maxsplit=1)[0]
     words = [word for word in re.split(r"[\s/]+", text) if word and not _DIGITS.search(word)]
     words = [word for word in words if not word.endswith(("-seat", "-seater"))]
+    if "to" in words[:-1]:  # "usb-a to usb-c cable" is said as a "usb-c cable"
+        words = words[len(words) - words[::-1].index("to") :]
     while len(words) > 1 and words[0] in _TYPE_PREFIXES:
         words = words[1:]
     if len(words) > 3:

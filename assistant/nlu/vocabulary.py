@@ -9,7 +9,7 @@ on, so it snaps to the same words it learned.
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,21 +116,21 @@ _TYPE_PREFIXES = frozenset(
 
 def singular(phrase: str) -> str:
     """The singular of a product type: "chests of drawers" -> "chest of drawers"."""
-    words = phrase.split()
-    if not words:
-        return phrase
-    head = words.index("of") - 1 if "of" in words[1:] else len(words) - 1
-    words[head] = _singular_word(words[head])
-    return " ".join(words)
+    return _inflect_head(phrase, _singular_word)
 
 
 def plural(phrase: str) -> str:
     """The plural ``singular`` undoes: "chest of drawers" -> "chests of drawers"."""
+    return _inflect_head(phrase, _plural_word)
+
+
+def _inflect_head(phrase: str, inflect: Callable[[str], str]) -> str:
+    """``phrase`` with its head noun (the word before "of", else the last) passed through ``inflect``."""
     words = phrase.split()
     if not words:
         return phrase
     head = words.index("of") - 1 if "of" in words[1:] else len(words) - 1
-    words[head] = _plural_word(words[head])
+    words[head] = inflect(words[head])
     return " ".join(words)
 
 

@@ -1,8 +1,9 @@
 """One chat turn, feedback and history: the code path shared by the WebSocket and HTTP.
 
 A turn is a first search: the parser reads the frame (intent and slots) from
-the shopper's words, then fused retrieval runs under the slots' hard
-constraints (``catalog.search``). The dialogue manager replaces the insides of
+the shopper's words, fused retrieval finds candidates under the slots' hard
+constraints (``catalog.search``) and the default ranker plugin orders them
+(``recsys_plugins.ranking``). The dialogue manager replaces the insides of
 ``chat_turn`` later; its inputs and reply shape (CONTRACTS §4) stay.
 """
 
@@ -16,14 +17,16 @@ from django.db import transaction
 from catalog.models import Product
 from catalog.retrieval.filters import Constraints
 from catalog.retrieval.keyword_slots import constraints_from_slots
-from catalog.search import SearchHit, search
+from catalog.search import SearchHit, encode_query, search
+from recsys_plugins import ranking
+from recsys_plugins.manager import UnknownRanker
 
 from . import parsing
 from .messages import ProductCard, ProtocolError, Reply
 from .models import Conversation, FeedbackEvent, Message
 
-# What ordered the products a shopper saw, stored with their feedback.
-RANKER = "fused-retrieval"
+# What ordered the products when no ranker is enabled, stored with their feedback.
+RETRIEVAL_ORDER = "fused-retrieval"
 EXAMPLE_QUERIES = ["grey sofa", "white bookcase", "black phone case", "floor lamp"]
 
 
@@ -47,8 +50,9 @@ def product_card(product: Product, explanation: str) -> ProductCard:
     }
 
 
-def explain(found: SearchHit, constraints: Constraints) -> str:
-    """Why a product is listed: the asked-for properties it has and how the text search found it."""
+def explain(found: SearchHit, constraints: Constraints, ranked_because: str = "") -> str:
+    """Why a product is listed: the asked-for properties it has, then the ranker's reason or,
+    without one, how the text search found it."""
     product = found.product
     attributes = product.attribute_dict()
     reasons = [
@@ -64,10 +68,10 @@ def explain(found: SearchHit, constraints: Constraints) -> str:
     if constraints.price_min is not None:
         reasons.append(f"over {constraints.price_min:,.0f} {product.currency}")
     hit = found.hit
-    how = []
-    if hit.lexical:
+    how = [ranked_because] if ranked_because else []
+    if hit.lexical and not how:
         how.append("has your words")
-    if hit.semantic is not None:
+    if hit.semantic is not None and not how:
         how.append(f"similarity {hit.semantic:.2f} to your request")
     summary = "; ".join(part for part in (", ".join(reasons), ", ".join(how)) if part)
     return summary[:1].upper() + summary[1:]
@@ -86,15 +90,28 @@ class SearchOutcome:
     intent: str
     slots: dict[str, Any]
     constraints: Constraints
+    ranker: str
 
 
 def search_cards(
-    query: str, k: int, filters: Mapping[str, Any] | None = None, ranker: str | None = None
+    query: str,
+    k: int,
+    filters: Mapping[str, Any] | None = None,
+    ranker: str | None = None,
+    session_key: str = "",
+    user: str | None = None,
 ) -> SearchOutcome:
-    """Search as a first chat turn does: parse the query, then retrieve under its constraints.
+    """Search as a first chat turn does: parse the query, retrieve under its constraints, then
+    order with ``ranker`` (default: the first enabled one) for this session's shopper.
 
-    ``filters`` (``Constraints`` fields) override what the words said.
+    ``filters`` (``Constraints`` fields) override what the words said. ``user`` (a user id or an
+    earlier session key) brings the feedback of earlier sessions into the ranking.
+    Raises ``UnknownRanker`` for a ranker that is not installed.
     """
+    ranker = ranker or ranking.default_ranker()
+    if ranker is not None and ranker not in ranking.registry().rankers():
+        installed = ", ".join(ranking.registry().rankers())
+        raise UnknownRanker(f"No ranker named {ranker!r}; installed: {installed}.")
     frame = parsing.parse(query)
     slots = frame.slots
     constraints = constraints_from_slots(slots)
@@ -103,14 +120,27 @@ def search_cards(
             constraints = replace(constraints, **filters)
         except ValueError as problem:  # the words and the filters disagree on the price range
             raise ProtocolError("invalid_filter", str(problem)) from None
-    hits = search(query, constraints, k, ranker=ranker)
-    cards = [product_card(hit.product, explain(hit, constraints)) for hit in hits]
-    return SearchOutcome(cards, frame.intent, slots, constraints)
+    query_vector = encode_query(query)
+    if ranker is None:
+        hits = search(query, constraints, k, query_vector=query_vector)
+        cards = [product_card(hit.product, explain(hit, constraints)) for hit in hits]
+        return SearchOutcome(cards, frame.intent, slots, constraints, RETRIEVAL_ORDER)
+    hits = search(query, constraints, k * settings.AISLE_RANKING_POOL, query_vector=query_vector)
+    context = ranking.context_for(query_vector, constraints.as_dict(), session_key, user)
+    by_id = {hit.product.pk: hit for hit in hits}
+    ranked = ranking.rank(ranker, list(by_id), [hit.score for hit in hits], context, k)
+    cards = [
+        product_card(
+            by_id[item.product_id].product, explain(by_id[item.product_id], constraints, item.explanation)
+        )
+        for item in ranked
+    ]
+    return SearchOutcome(cards, frame.intent, slots, constraints, ranker)
 
 
 def chat_turn(session_key: str, text: str) -> Reply:
     """Answer one shopper message and store both sides of the exchange."""
-    outcome = search_cards(text, settings.AISLE_RESULTS_PER_PAGE)
+    outcome = search_cards(text, settings.AISLE_RESULTS_PER_PAGE, session_key=session_key)
     products = outcome.cards
     if products:
         reply_text = f"Here are {len(products)} products for “{text}”."
@@ -134,7 +164,7 @@ def chat_turn(session_key: str, text: str) -> Reply:
     }
     with transaction.atomic():
         conversation = _conversation(session_key)
-        conversation.state = {**state, "shown": [card["sku"] for card in products]}
+        conversation.state = {**state, "shown": [card["sku"] for card in products], "ranker": outcome.ranker}
         conversation.save(update_fields=["state", "updated_at"])
         Message.objects.create(conversation=conversation, role=Message.Role.USER, text=text)
         Message.objects.create(
@@ -170,16 +200,18 @@ def record_feedback(session_key: str, sku: str, action: str) -> FeedbackEvent:
         raise UnknownProduct(f"No product with SKU {sku!r}.")
     conversation = Conversation.objects.filter(session_key=session_key).first()
     shown = conversation.state.get("shown", []) if conversation else []
-    return FeedbackEvent.objects.create(
+    event = FeedbackEvent.objects.create(
         session_key=session_key,
         product=product,
         action=action,
-        ranker=RANKER if sku in shown else "",
+        ranker=conversation.state.get("ranker", RETRIEVAL_ORDER) if conversation and sku in shown else "",
         context={
             "query": conversation.state.get("query", "") if conversation else "",
             "position": shown.index(sku) + 1 if sku in shown else None,
         },
     )
+    ranking.feedback_stored(event)
+    return event
 
 
 def history(session_key: str) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Category
-from catalog.search import UnknownRanker
+from recsys_plugins.manager import UnknownRanker
 
 from . import services
 from .messages import ProtocolError, error, validate_feedback, validate_text

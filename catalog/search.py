@@ -14,23 +14,14 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from recsys_plugins.rankers.base import Candidates
-from recsys_plugins.rankers.cosine import CosineRanker
-
 from .indexing import live_index
 from .models import Brand, Category, Product, ProductAttributeValue
 from .retrieval.encoder import get_encoder
 from .retrieval.filters import NO_CONSTRAINTS, Constraints, normalise_key
 from .retrieval.retriever import Hit, Retriever
-from .retrieval.store import IndexVersion
 
-RANKERS = ("cosine",)
 # How many more candidates to fetch when the database turns some down.
 RETRY_FACTOR = 3
-
-
-class UnknownRanker(LookupError):
-    """A ranker name that is not installed."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +34,12 @@ class SearchHit:
     @property
     def score(self) -> float:
         return self.hit.score
+
+
+def encode_query(query_text: str) -> np.ndarray | None:
+    """The query's unit vector from the live encoder, or ``None`` before the first ``build_index``."""
+    current = retriever()
+    return current.encoder.encode([query_text])[0] if current is not None and query_text.strip() else None
 
 
 def retriever() -> Retriever | None:
@@ -63,19 +60,16 @@ def search(
     constraints: Constraints = NO_CONSTRAINTS,
     k: int = 10,
     *,
-    ranker: str | None = None,
+    query_vector: np.ndarray | None = None,
 ) -> list[SearchHit]:
-    """The ``k`` best active products for ``query_text`` meeting every constraint.
-
-    The order is the fused retrieval order; ``ranker="cosine"`` reorders the
-    same candidates by their similarity to the query alone.
+    """The ``k`` best active products for ``query_text`` meeting every constraint, in the fused
+    retrieval order (rankers reorder them later). ``query_vector`` saves encoding the text again.
     """
-    if ranker is not None and ranker not in RANKERS:
-        raise UnknownRanker(f"No ranker named {ranker!r}; installed: {', '.join(RANKERS)}.")
     current = retriever()
     if current is None or not query_text.strip():
         return []
-    query_vector = current.encoder.encode([query_text])[0]
+    if query_vector is None:
+        query_vector = current.encoder.encode([query_text])[0]
     wanted = k
     while True:
         hits = current.retrieve(query_text, constraints, wanted, query_vector=query_vector)
@@ -85,16 +79,7 @@ def search(
         if len(found) >= k or len(hits) < wanted or wanted >= k * RETRY_FACTOR**2:
             break
         wanted *= RETRY_FACTOR
-    if ranker == "cosine":
-        found = _by_cosine(current.index, query_vector, found)
     return found[:k]
-
-
-def _by_cosine(version: IndexVersion, query_vector: np.ndarray, found: list[SearchHit]) -> list[SearchHit]:
-    positions = version.positions_of([item.product.pk for item in found])
-    candidates = Candidates(version.ids[positions], version.vectors.vectors[positions])
-    by_id = {item.product.pk: item for item in found}
-    return [by_id[product_id] for product_id, _ in CosineRanker().rank(query_vector, candidates, len(found))]
 
 
 def matching_products(constraints: Constraints) -> QuerySet[Product]:

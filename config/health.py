@@ -13,6 +13,7 @@ from assistant.parsing import parser_store
 from catalog.indexing import index_store
 from catalog.models import ProductEmbedding
 from catalog.retrieval.encoder import MODEL_NAME
+from recsys_plugins.ranking import artifacts_store
 
 from .celery_app import app as celery_app
 
@@ -82,4 +83,16 @@ def _models() -> dict[str, Any]:
         if parser_manifest
         else None
     )
-    return {"encoder": MODEL_NAME, "embeddings": sorted(embedded), "index": index, "parser": parser}
+    rankers_manifest = artifacts_store().manifest()
+    rankers = (
+        {"version": rankers_manifest["version"], "events": rankers_manifest["events"]}
+        if rankers_manifest
+        else None
+    )
+    return {
+        "encoder": MODEL_NAME,
+        "embeddings": sorted(embedded),
+        "index": index,
+        "parser": parser,
+        "rankers": rankers,
+    }

@@ -25,7 +25,7 @@ case "$cmd" in
         exec daphne -b 0.0.0.0 -p 8000 "$@" config.asgi:application
         ;;
     worker)
-        exec celery -A config worker -l info -Q celery --concurrency 2 "$@"
+        exec celery -A config worker -l info -Q celery --concurrency 2 --beat --schedule /tmp/celerybeat-schedule "$@"
         ;;
     gpu-worker)
         exec celery -A config worker -l info -Q gpu --concurrency 1 "$@"

@@ -7,7 +7,11 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 BIN=.venv/bin
 
-"$BIN/celery" -A config worker --loglevel=info --concurrency=1 --queues=celery,gpu &
+DATA_DIR=${DATA_DIR:-var}
+mkdir -p "$DATA_DIR"
+# --beat also runs the periodic jobs (retraining the rankers when feedback came in).
+"$BIN/celery" -A config worker --loglevel=info --concurrency=1 --queues=celery,gpu \
+    --beat --schedule="$DATA_DIR/celerybeat-schedule" &
 worker=$!
 trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
 

@@ -7,7 +7,6 @@ from channels.testing import WebsocketCommunicator
 
 from assistant.consumers import MAX_PROTOCOL_ERRORS, POLICY_VIOLATION
 from assistant.models import Conversation, FeedbackEvent, Message
-from assistant.services import RANKER
 from catalog.models import Product
 from config.asgi import application
 
@@ -89,7 +88,7 @@ async def test_feedback_is_stored_and_acknowledged(indexed_catalog):
     await communicator.disconnect()
 
     event = await FeedbackEvent.objects.select_related("product").aget()
-    assert (event.product.sku, event.action, event.ranker) == (sku, "like", RANKER)
+    assert (event.product.sku, event.action, event.ranker) == (sku, "like", "hybrid")
     assert event.context == {"query": "phone case", "position": 2}
 
 

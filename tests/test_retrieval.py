@@ -8,8 +8,8 @@ import pytest
 
 from catalog.retrieval.encoder import get_encoder, resolve_device
 from catalog.retrieval.product_text import product_text
-from recsys_plugins.rankers.base import Candidates
-from recsys_plugins.rankers.cosine import CosineRanker
+from recsys_plugins.manager import RankerRegistry
+from recsys_plugins.rankers.base import Candidates, RankingContext
 
 from .conftest import ROOT
 
@@ -36,7 +36,7 @@ def test_retrieval_core_imports_without_django():
         "import sys; import catalog.retrieval.encoder, catalog.retrieval.product_text, "
         "catalog.retrieval.filters, catalog.retrieval.vector_index, catalog.retrieval.lexical_index, "
         "catalog.retrieval.fusion, catalog.retrieval.store, catalog.retrieval.retriever, "
-        "catalog.retrieval.keyword_slots, recsys_plugins.rankers.cosine; "
+        "catalog.retrieval.keyword_slots, recsys_plugins.manager, recsys_plugins.evaluation; "
         "assert 'django' not in sys.modules, 'django imported'"
     )
     result = subprocess.run(
@@ -63,8 +63,13 @@ def test_product_text_carries_type_brand_categories_and_key_attributes():
 def test_cosine_ranker_orders_by_similarity_and_respects_the_limit():
     vectors = np.eye(4, dtype=np.float32)
     candidates = Candidates(np.array([10, 11, 12, 13]), vectors)
-    query = np.array([0.1, 0.9, 0.0, 0.4], dtype=np.float32)
-    assert CosineRanker().rank(query, candidates, 2) == [(11, pytest.approx(0.9)), (13, pytest.approx(0.4))]
-    assert len(CosineRanker().rank(query, candidates, 10)) == 4
+    context = RankingContext(query_vector=np.array([0.1, 0.9, 0.0, 0.4], dtype=np.float32))
+    registry = RankerRegistry(entry_points=False)
+    ranked = registry.rank("cosine", candidates, context, 2)
+    assert [(item.product_id, item.score) for item in ranked] == [
+        (11, pytest.approx(0.9)),
+        (13, pytest.approx(0.4)),
+    ]
+    assert len(registry.rank("cosine", candidates, context, 10)) == 4
     empty = Candidates(np.zeros(0, dtype=np.int64), np.zeros((0, 4), dtype=np.float32))
-    assert CosineRanker().rank(query, empty, 5) == []
+    assert registry.rank("cosine", empty, context, 5) == []

@@ -42,6 +42,12 @@ class IndexVersion:
         lookup = self._positions
         return np.array([lookup[i] for i in product_ids if i in lookup], dtype=np.int64)
 
+    def vectors_of(self, product_ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
+        """The given ids that are in this version, in order, and their unit vectors row for row."""
+        lookup = self._positions
+        found = [int(i) for i in product_ids if i in lookup]
+        return found, self.vectors.vectors[[lookup[i] for i in found]]
+
     @functools.cached_property
     def _positions(self) -> dict[int, int]:
         return {int(product_id): position for position, product_id in enumerate(self.ids)}

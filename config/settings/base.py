@@ -147,7 +147,17 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Training goes to the "gpu" queue; `make run`'s worker serves both and trains on its CPU.
-CELERY_TASK_ROUTES = {"assistant.tasks.train_parser": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {
+    "assistant.tasks.train_parser": {"queue": "gpu"},
+    "recsys_plugins.tasks.fit_rankers": {"queue": "gpu"},
+}
+# Workers started with --beat retrain the trainable rankers on this period when feedback came in.
+CELERY_BEAT_SCHEDULE = {
+    "fit-rankers": {
+        "task": "recsys_plugins.tasks.fit_rankers_if_stale",
+        "schedule": env.float("AISLE_RANKER_REFIT_SECONDS", default=3600.0),
+    }
+}
 
 # ------------------------------------------------------------------------------
 # Aisle
@@ -167,6 +177,20 @@ AISLE_INDEX_REFRESH_DELAY = 2.0
 # How semantic and lexical candidates are fused (see catalog/retrieval/fusion.py).
 AISLE_FUSION = "convex"
 AISLE_FUSION_WEIGHTS = {"semantic": 0.5, "lexical": 0.5}
+# Ranking plugins (docs/plugins.md). Plugins by name: None allows every installed one.
+AISLE_PLUGINS_ALLOW = env.list("AISLE_PLUGINS_ALLOW", default=None)
+AISLE_PLUGINS_DENY = env.list("AISLE_PLUGINS_DENY", default=[])
+AISLE_TRACE_PLUGINS = env.bool("AISLE_TRACE_PLUGINS", default=False)
+# Rankers enabled without an admin choice, in order; the first orders the chat's results.
+AISLE_RANKERS = env.list("AISLE_RANKERS", default=["hybrid", "cosine", "cf", "popularity"])
+# Shares in the hybrid's fused score; "retrieval" is the score retrieval found a product with.
+AISLE_RANKER_WEIGHTS = {"retrieval": 1.0, "cosine": 0.5, "cf": 0.5, "popularity": 0.1}
+# Collaborative filtering: hyper-parameters tuned on MovieLens-100k (docs/benchmarks.md), and
+# how many feedback events make a web process ask for a new training run.
+AISLE_CF = {"algorithm": "als", "factors": 32, "regularization": 30.0, "alpha": 4.0}
+AISLE_CF_REFIT_AFTER = 50
+# Retrieval fetches this many candidates per shown product for the ranker to choose from.
+AISLE_RANKING_POOL = 3
 
 # ------------------------------------------------------------------------------
 # Sessions, static files, i18n

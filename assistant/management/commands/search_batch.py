@@ -8,8 +8,9 @@ import numpy as np
 from django.core.management.base import CommandError, CommandParser
 
 from assistant.services import search_cards
-from catalog.search import RANKERS, UnknownRanker
 from config.commands import AisleCommand, open_text
+from recsys_plugins import ranking
+from recsys_plugins.manager import UnknownRanker
 
 MAX_K = 100
 
@@ -25,16 +26,23 @@ class Command(AisleCommand):
         parser.add_argument("input", help="JSONL of {id, query}, or - for stdin.")
         parser.add_argument("output", help="JSONL to write, or - for stdout.")
         parser.add_argument("--k", type=int, default=10, help=f"Results per query, 1 to {MAX_K}.")
-        parser.add_argument("--ranker", default=None, help=f"Reorder with a ranker: {', '.join(RANKERS)}.")
         parser.add_argument(
-            "--user", default=None, help="Shopper id for personalised rankers (none is installed yet)."
+            "--ranker",
+            default=None,
+            help="Ranker to order with (default: the first enabled; see /api/rankers/).",
+        )
+        parser.add_argument(
+            "--user",
+            default=None,
+            help="Shopper whose feedback personalises the ranking: a user id or a session key.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not 1 <= options["k"] <= MAX_K:
             raise CommandError(f"--k must be from 1 to {MAX_K}")
-        if options["ranker"] is not None and options["ranker"] not in RANKERS:
-            raise CommandError(f"unknown ranker {options['ranker']!r}; installed: {', '.join(RANKERS)}")
+        installed = ranking.registry().rankers()
+        if options["ranker"] is not None and options["ranker"] not in installed:
+            raise CommandError(f"unknown ranker {options['ranker']!r}; installed: {', '.join(installed)}")
         timings: list[float] = []
         failed = 0
         with open_text(options["input"], "r") as source, open_text(options["output"], "w") as sink:
@@ -66,7 +74,9 @@ class Command(AisleCommand):
             return {"id": _id(request), "error": f"line {line_number}: needs a non-empty string 'query'"}
         started = time.perf_counter()
         try:
-            outcome = search_cards(request["query"], options["k"], ranker=options["ranker"])
+            outcome = search_cards(
+                request["query"], options["k"], ranker=options["ranker"], user=options["user"]
+            )
         except UnknownRanker as problem:  # checked up front; kept for a ranker removed meanwhile
             raise CommandError(str(problem)) from None
         elapsed = (time.perf_counter() - started) * 1000

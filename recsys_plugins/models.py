@@ -1,0 +1,44 @@
+from django.db import models
+
+
+class RankerSetting(models.Model):
+    """An admin's choice for one installed ranker; rankers without a row use the settings."""
+
+    name = models.CharField(max_length=64, unique=True)
+    enabled = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(
+        default=0, help_text="Order in lists; the first enabled ranker orders the chat's results."
+    )
+    weight = models.FloatField(default=1.0, help_text="Share in the hybrid ranker's fused score.")
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RankerTrainingRun(models.Model):
+    """One training run of the trainable rankers over all feedback events so far."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
+    reason = models.CharField(max_length=32, blank=True, help_text="admin, schedule, feedback or command")
+    device_used = models.CharField(max_length=8, blank=True)
+    events = models.PositiveIntegerField(default=0, help_text="Feedback events trained on.")
+    reports = models.JSONField(default=list, blank=True, help_text="What each trainable ranker reported.")
+    version = models.CharField(max_length=64, blank=True, help_text="Artifacts version this run published.")
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"ranker training {self.pk} ({self.status})"

@@ -1,0 +1,232 @@
+"""Ranking in the running app: the plugin registry built from settings, the rankers' admin
+choices, the context of a shopper's request and the training runs of trainable rankers.
+
+Trained rankers live in ``DATA_DIR/rankers`` as versions (``catalog.versions``); every run
+publishes and activates a new one, and web processes follow it without a restart.
+"""
+
+import functools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from assistant.models import FeedbackEvent
+from catalog.indexing import live_index
+from catalog.retrieval.encoder import resolve_device
+from catalog.versions import LiveVersion, VersionStore
+
+from . import __version__
+from .interactions import Interaction, InteractionMatrix
+from .manager import InstalledRanker, RankerRegistry
+from .models import RankerSetting, RankerTrainingRun
+from .rankers.base import Candidates, RankedProduct, RankingContext
+from .rankers.cf import CFConfig
+from .rankers.hybrid import RETRIEVAL
+
+logger = logging.getLogger(__name__)
+HISTORY_LIMIT = 200
+"""Most recent feedback events a request's context carries."""
+
+
+@functools.cache
+def registry() -> RankerRegistry:
+    """This process's plugins, loaded once from the settings."""
+    return RankerRegistry(
+        allow=settings.AISLE_PLUGINS_ALLOW,
+        deny=settings.AISLE_PLUGINS_DENY,
+        cf_config=CFConfig(**settings.AISLE_CF),
+        refit_after=settings.AISLE_CF_REFIT_AFTER,
+        trace=settings.AISLE_TRACE_PLUGINS,
+        version=__version__,
+    )
+
+
+def artifacts_store() -> VersionStore:
+    return VersionStore(Path(settings.DATA_DIR) / "rankers")
+
+
+@functools.cache
+def _live_artifacts(root: Path) -> LiveVersion[Path]:
+    store = VersionStore(root)
+    return LiveVersion(store, store.folder)
+
+
+def active_artifacts() -> Path | None:
+    """The active trained-rankers folder, followed across processes."""
+    return _live_artifacts(Path(settings.DATA_DIR) / "rankers").get()
+
+
+@dataclass(frozen=True)
+class RankerChoice:
+    """An installed ranker with the admin's (or the settings') choice for it."""
+
+    ranker: InstalledRanker
+    enabled: bool
+    position: int
+    weight: float
+
+
+def ranker_choices() -> list[RankerChoice]:
+    """Installed rankers in their order; a ``RankerSetting`` row overrides the settings."""
+    rows = {row.name: row for row in RankerSetting.objects.all()}
+    order = list(settings.AISLE_RANKERS)
+    choices = []
+    for name, installed in registry().rankers().items():
+        if name in rows:
+            row = rows[name]
+            choices.append(RankerChoice(installed, row.enabled, row.position, row.weight))
+        else:
+            position = order.index(name) if name in order else len(order) + len(choices)
+            weight = settings.AISLE_RANKER_WEIGHTS.get(name, 1.0)
+            choices.append(RankerChoice(installed, name in order, position, weight))
+    return sorted(choices, key=lambda choice: (choice.position, choice.ranker.name))
+
+
+def default_ranker() -> str | None:
+    """The first enabled ranker, which orders the chat's and the API's results."""
+    return next((choice.ranker.name for choice in ranker_choices() if choice.enabled), None)
+
+
+def is_enabled(name: str) -> bool:
+    return any(choice.ranker.name == name and choice.enabled for choice in ranker_choices())
+
+
+def context_for(
+    query_vector: np.ndarray | None,
+    constraints: dict[str, Any],
+    session_key: str = "",
+    user: str | None = None,
+    choices: Sequence[RankerChoice] | None = None,
+) -> RankingContext:
+    """A ranking context with the feedback of this session and, for a known ``user``
+    (a user id or a session key), their earlier sessions."""
+    earlier = _events(Q(user_id=user) if user and user.isdigit() else Q(session_key=user)) if user else []
+    current = _events(Q(session_key=session_key)) if session_key else []
+    earlier = [event for event in earlier if event.session_key != session_key]
+    events = [*earlier, *current]
+    product_ids = sorted({event.product_id for event in events})
+    choices = ranker_choices() if choices is None else choices
+    return RankingContext(
+        query_vector=query_vector,
+        constraints=constraints,
+        user=user,
+        history=tuple(_interaction(event) for event in earlier),
+        session_events=tuple(_interaction(event) for event in current),
+        item_vectors=_vectors_of(product_ids),
+        titles={event.product_id: event.product.title for event in events},
+        weights={RETRIEVAL: settings.AISLE_RANKER_WEIGHTS.get(RETRIEVAL, 1.0)}
+        | {choice.ranker.name: choice.weight for choice in choices if choice.enabled},
+        artifacts=active_artifacts(),
+    )
+
+
+def _events(condition: Q) -> list[FeedbackEvent]:
+    recent = FeedbackEvent.objects.filter(condition).select_related("product").order_by("-created_at")
+    return list(reversed(recent[:HISTORY_LIMIT]))
+
+
+def _interaction(event: FeedbackEvent) -> Interaction:
+    user = str(event.user_id) if event.user_id else event.session_key
+    return Interaction(user, event.product_id, event.action, event.created_at.timestamp())
+
+
+def _vectors_of(product_ids: list[int]) -> dict[int, np.ndarray]:
+    version = live_index().get()
+    if version is None:
+        return {}
+    found, vectors = version.vectors_of(product_ids)
+    return dict(zip(found, vectors, strict=True))
+
+
+def rank(
+    ranker: str,
+    product_ids: Sequence[int],
+    relevance: Sequence[float],
+    context: RankingContext,
+    limit: int,
+) -> list[RankedProduct]:
+    """Order retrieved products (in retrieval order, with their retrieval scores) with ``ranker``;
+    products missing from the live index version are left out."""
+    version = live_index().get()
+    if version is None:
+        return []
+    found, vectors = version.vectors_of(product_ids)
+    score_of = dict(zip(product_ids, relevance, strict=True))
+    candidates = Candidates(
+        np.asarray(found, dtype=np.int64),
+        vectors,
+        np.asarray([score_of[pid] for pid in found], dtype=np.float32),
+    )
+    return registry().rank(ranker, candidates, context, limit)
+
+
+def feedback_stored(event: FeedbackEvent) -> None:
+    """Tell the plugins about a stored feedback event; queue a training run if one asks."""
+    if registry().feedback(_interaction(event)):
+        start_training(reason="feedback")
+
+
+def start_training(reason: str = "admin") -> RankerTrainingRun:
+    """Queue a training run of the trainable rankers on the ``gpu`` queue."""
+    from . import tasks  # tasks import this module
+
+    run = RankerTrainingRun.objects.create(reason=reason)
+    tasks.fit_rankers.delay(run.pk)
+    return run
+
+
+def run_training(run: RankerTrainingRun) -> RankerTrainingRun:
+    """Train every trainable ranker on all feedback so far and activate the new artifacts.
+
+    Marks ``run`` failed (keeping the active artifacts) and re-raises when training fails.
+    """
+    try:
+        device = _device()
+        _update(run, status=RankerTrainingRun.Status.RUNNING, device_used=device)
+        events = [
+            Interaction(str(user_id) if user_id else session_key, product_id, action, created_at.timestamp())
+            for user_id, session_key, product_id, action, created_at in FeedbackEvent.objects.order_by(
+                "created_at"
+            ).values_list("user_id", "session_key", "product_id", "action", "created_at")
+        ]
+        interactions = InteractionMatrix.from_interactions(events)
+        if not interactions.matrix.nnz:
+            raise ValueError("there is no positive feedback to train on yet")
+        store = artifacts_store()
+        with store.publishing(), store.staging() as staging:
+            reports = registry().fit(interactions, staging, use_gpu=device == "cuda")
+            version = store.commit(staging, {"events": len(events), "reports": reports})
+        _update(
+            run,
+            status=RankerTrainingRun.Status.SUCCEEDED,
+            events=len(events),
+            reports=reports,
+            version=version,
+            finished_at=timezone.now(),
+            message=f"trained {', '.join(report['ranker'] for report in reports) or 'nothing'}",
+        )
+    except Exception as problem:
+        _update(run, status=RankerTrainingRun.Status.FAILED, message=str(problem), finished_at=timezone.now())
+        raise
+    return run
+
+
+def _device() -> str:
+    try:
+        return resolve_device(settings.AISLE_DEVICE)
+    except RuntimeError:
+        logger.warning("no CUDA device on this worker; training rankers on the CPU")
+        return "cpu"
+
+
+def _update(run: RankerTrainingRun, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(run, name, value)
+    run.save(update_fields=list(fields))

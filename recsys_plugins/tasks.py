@@ -1,0 +1,35 @@
+"""Background training of the trainable rankers, run by Celery workers."""
+
+import logging
+
+from celery import shared_task
+
+from assistant.models import FeedbackEvent
+
+from . import ranking
+from .models import RankerTrainingRun
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task
+def fit_rankers(run_id: int) -> dict:
+    """Run training run ``run_id`` on the ``gpu`` queue; a worker without a GPU trains on its CPU."""
+    run = RankerTrainingRun.objects.filter(pk=run_id).first()
+    if run is None:
+        logger.warning("ranker training run %s is gone; nothing to do", run_id)
+        return {"run": run_id, "status": "missing"}
+    run = ranking.run_training(run)
+    return {"run": run.pk, "status": run.status, "version": run.version}
+
+
+@shared_task
+def fit_rankers_if_stale() -> dict:
+    """The periodic run (Celery beat): trains when feedback arrived since the last successful run."""
+    last = RankerTrainingRun.objects.filter(status=RankerTrainingRun.Status.SUCCEEDED).first()
+    newer = FeedbackEvent.objects.all()
+    if last is not None:
+        newer = newer.filter(created_at__gt=last.created_at)
+    if not newer.exists():
+        return {"status": "up to date"}
+    return {"status": "queued", "run": ranking.start_training(reason="schedule").pk}

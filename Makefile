@@ -20,8 +20,10 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+# The example ranking plugin is installed too: the suite checks that Aisle finds it.
+$(VENV)/.dev: requirements-dev.txt examples/aisle-novelty/pyproject.toml $(VENV)/.runtime
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e examples/aisle-novelty
 	touch $@
 
 install: $(VENV)/.runtime

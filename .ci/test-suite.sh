@@ -41,10 +41,10 @@ embedded() {  # pytest arguments; no service URLs, so the embedded defaults appl
 status=0
 if [ -n "${CI:-}" ] || services_up; then
   DATA_DIR="$PWD/var/test-services" DATABASE_URL=$PG_URL REDIS_URL=$REDIS AISLE_TEST_SERVICES=1 \
-    run_pass services tests || status=1
+    run_pass services tests examples || status=1
   embedded -m smoke tests || status=1
 else
   echo "PostgreSQL/Redis not reachable: running everything on the embedded set-up."
-  embedded tests || status=1
+  embedded tests examples || status=1
 fi
 exit $status

@@ -1,0 +1,683 @@
+"""The plugin developer kit: data helpers, pytest fixtures and contract tests for ranking plugins.
+
+Pure Python and pytest: nothing here imports Django, so a plugin's tests run without a project
+database. A plugin's test module subclasses the contracts and says what to check::
+
+    import aisle_novelty.plugin
+    from recsys_plugins.testing import RankerContract, RerankContract
+
+
+    class TestNoveltyRanker(RankerContract):
+        plugin = aisle_novelty.plugin  # a module or an object with @hookimpl functions
+        ranker = "novelty"  # the ranker it registers
+
+
+    class TestHideDisliked(RerankContract):
+        plugin = aisle_novelty.plugin
+
+Each contract is a set of ordinary pytest tests run against a :class:`RankerRegistry` that holds
+the built-in plugins and the plugin under test (never the installed entry points, so a test sees
+the same plugins everywhere). Override ``make_plugin`` for a fresh plugin object per test,
+``make_context`` for a context your ranker needs, or a single ``test_*`` method to relax one rule
+(say why in its docstring).
+
+The helpers (:func:`make_candidates`, :func:`make_context`, :func:`make_events`,
+:func:`make_interactions`, :func:`make_ranking`, :func:`registry_with`, :func:`call_own_hook`)
+and the fixtures ``sample_candidates``, ``sample_context`` and ``sample_interactions`` work on their
+own too; import the fixtures into a test module (or a ``conftest.py``) to use them.
+"""
+
+import dataclasses
+import itertools
+import json
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+from recsys_plugins.interactions import Interaction, InteractionMatrix
+from recsys_plugins.manager import RankerRegistry
+from recsys_plugins.rankers.base import Candidates, RankedProduct, RankerInfo, RankingContext, as_scores
+from recsys_plugins.rankers.hybrid import RETRIEVAL
+
+__all__ = [
+    "BUILTINS",
+    "MAX_EXPLANATION",
+    "RankerContract",
+    "RerankContract",
+    "call_own_hook",
+    "default_name",
+    "implements",
+    "long_title",
+    "make_candidates",
+    "make_context",
+    "make_events",
+    "make_interactions",
+    "make_ranking",
+    "registry_with",
+    "sample_candidates",
+    "sample_context",
+    "sample_interactions",
+    "unit_vectors",
+    "weights_for",
+]
+
+BUILTINS: tuple[str, ...] = ("cosine", "cf", "hybrid")
+"""The built-in plugins (``cf`` provides the ``cf`` and ``popularity`` rankers)."""
+
+MAX_EXPLANATION = 120
+"""The longest explanation a ranker may give: it is one line under a product card."""
+
+DIM = 16
+FIRST_ID = 1001
+"""Product ids of generated candidates count up from here."""
+
+USER = "shopper-1"
+"""The shopper of :func:`make_context`; :func:`make_events` makes them a known, trained user."""
+
+ACTIONS = ("view", "click", "like", "add_to_cart", "purchase", "dislike")
+ACTION_ODDS = (0.35, 0.25, 0.2, 0.1, 0.05, 0.05)
+
+
+# --------------------------------------------------------------------------- data helpers
+
+
+def unit_vectors(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:
+    """``n`` random unit vectors (float32, ``n × dim``), as the encoder gives products."""
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+
+
+def make_candidates(
+    n: int = 12,
+    dim: int = DIM,
+    seed: int = 0,
+    *,
+    ids: Sequence[int] | None = None,
+    relevance: bool = True,
+) -> Candidates:
+    """``n`` candidates with unit vectors and, in retrieval order, decreasing relevance in [0, 1].
+
+    Ids are ``1001, 1002, …`` unless given. ``relevance=False`` leaves the retrieval scores out,
+    as for candidates that did not come from a search.
+    """
+    rng = np.random.default_rng(seed)
+    product_ids = np.arange(FIRST_ID, FIRST_ID + n) if ids is None else np.asarray(ids)
+    if len(product_ids) != n:
+        raise ValueError(f"{len(product_ids)} ids for {n} candidates")
+    vectors = unit_vectors(rng, n, dim)
+    scores = np.sort(rng.random(n).astype(np.float32))[::-1].copy() if relevance else None
+    return Candidates(product_ids.astype(np.int64), vectors, scores)
+
+
+def make_context(
+    candidates: Candidates | None = None,
+    *,
+    seed: int = 0,
+    query: bool = True,
+    user: str | None = USER,
+    history: Sequence[Interaction] | None = None,
+    session_events: Sequence[Interaction] | None = None,
+    constraints: Mapping[str, Any] | None = None,
+    weights: Mapping[str, float] | None = None,
+    artifacts: Path | None = None,
+    titles: Mapping[int, str] | None = None,
+) -> RankingContext:
+    """A typical shopper's request over ``candidates``.
+
+    Without ``history`` and ``session_events`` the shopper, in earlier sessions, liked the 1st
+    candidate, viewed the 2nd and clicked the 3rd; in this session they viewed the 4th and the 2nd
+    again, and disliked the 5th. ``item_vectors`` come from the candidates and ``titles`` are as
+    long as real catalogue titles get (about 80 characters), so explanations that quote them are tested
+    at their longest. ``query=False`` leaves the query vector out. Without candidates the context
+    is empty but for ``query`` (a random unit vector), ``user`` and what is passed.
+    """
+    rng = np.random.default_rng(seed + 1)
+    dim = candidates.vectors.shape[1] if candidates is not None and candidates.vectors.ndim == 2 else DIM
+    ids = [int(i) for i in candidates.ids] if candidates is not None else []
+    if history is None:
+        history = _events_on(ids, user, [(0, "like"), (1, "view"), (2, "click")], start=1.0)
+    if session_events is None:
+        session_events = _events_on(ids, user, [(3, "view"), (1, "view"), (4, "dislike")], start=100.0)
+    events = [*history, *session_events]
+    vector_of = {int(i): v for i, v in zip(ids, candidates.vectors, strict=True)} if candidates else {}
+    return RankingContext(
+        query_vector=unit_vectors(rng, 1, dim)[0] if query else None,
+        constraints=dict(constraints or {}),
+        user=user,
+        history=tuple(history),
+        session_events=tuple(session_events),
+        item_vectors={e.item: vector_of[e.item] for e in events if e.item in vector_of},
+        titles=dict(titles) if titles is not None else {e.item: long_title(e.item) for e in events},
+        weights=dict(weights or {}),
+        artifacts=artifacts,
+    )
+
+
+def long_title(product_id: int) -> str:
+    """A product title about as long as the longest in the demo catalogue (80 characters)."""
+    title = f"Product {product_id}: solid oak extending dining table, six upholstered chairs, natural oak"
+    return title[:80].rstrip()
+
+
+def _events_on(
+    ids: Sequence[int], user: str | None, plan: Sequence[tuple[int, str]], start: float
+) -> list[Interaction]:
+    return [
+        Interaction(user or "anonymous", ids[position], action, start + step)
+        for step, (position, action) in enumerate(plan)
+        if position < len(ids)
+    ]
+
+
+def make_events(
+    users: int = 8, items: Sequence[int] | None = None, per_user: int = 4, seed: int = 0
+) -> list[Interaction]:
+    """Feedback of ``users`` shoppers (``shopper-1``, ``shopper-2``, …), each on ``per_user``
+    distinct ``items`` (default: the ids of :func:`make_candidates`), with seeded random actions
+    (mostly views and clicks, a few likes, carts, purchases and dislikes), oldest first."""
+    rng = np.random.default_rng(seed)
+    items = [int(i) for i in (range(FIRST_ID, FIRST_ID + 12) if items is None else items)]
+    events = []
+    for user in range(users):
+        for item in rng.choice(items, size=min(per_user, len(items)), replace=False):
+            action = str(rng.choice(ACTIONS, p=ACTION_ODDS))
+            events.append(Interaction(f"shopper-{user + 1}", int(item), action, float(len(events))))
+    return events
+
+
+def make_interactions(
+    users: int = 8, items: Sequence[int] | None = None, per_user: int = 4, seed: int = 0
+) -> InteractionMatrix:
+    """:func:`make_events` as the matrix ``aisle_fit`` trains on."""
+    return InteractionMatrix.from_interactions(make_events(users, items, per_user, seed))
+
+
+def make_ranking(n: int = 12, seed: int = 0) -> list[RankedProduct]:
+    """A ranked list of the :func:`make_candidates` ids, best first, for testing ``aisle_rerank``."""
+    candidates = make_candidates(n, seed=seed)
+    scores = candidates.relevance if candidates.relevance is not None else np.zeros(n)
+    return [
+        RankedProduct(int(i), float(s), {"test": float(s)})
+        for i, s in zip(candidates.ids, scores, strict=True)
+    ]
+
+
+def weights_for(registry: RankerRegistry) -> dict[str, float]:
+    """Weight 1 for the retrieval score and every loaded ranker, as the ``hybrid`` ranker reads them."""
+    return {RETRIEVAL: 1.0, **dict.fromkeys(registry.rankers(), 1.0)}
+
+
+# --------------------------------------------------------------------------- registry helpers
+
+
+def registry_with(
+    plugin: object | None = None,
+    name: str | None = None,
+    *,
+    builtins: Collection[str] = BUILTINS,
+    **options: Any,
+) -> RankerRegistry:
+    """A registry with the built-in plugins named in ``builtins`` (all by default, so a name clash
+    with them shows), ``plugin`` registered as ``name`` and no entry-point plugins.
+
+    ``options`` go to :class:`RankerRegistry` (``refit_after``, ``trace``, ``cf_config``…).
+    Fails when a hook implementation matches no hook (a misspelt name would never be called).
+    """
+    registry = RankerRegistry(allow=builtins, entry_points=False, **options)
+    if plugin is not None:
+        registry.register(plugin, name or default_name(plugin))
+    registry.plugins.check_pending()
+    return registry
+
+
+def default_name(plugin: object) -> str:
+    """The name :func:`registry_with` registers ``plugin`` under when given none: a module's
+    name, else its class's."""
+    return getattr(plugin, "__name__", None) or type(plugin).__name__
+
+
+def _own_implementations(registry: RankerRegistry, plugin: object, hook: str) -> list:
+    return [impl for impl in getattr(registry.plugins.hook, hook).get_hookimpls() if impl.plugin is plugin]
+
+
+def implements(registry: RankerRegistry, plugin: object, hook: str) -> bool:
+    """Whether ``plugin`` implements ``hook`` (as a plain implementation or a wrapper)."""
+    return bool(_own_implementations(registry, plugin, hook))
+
+
+def call_own_hook(registry: RankerRegistry, plugin: object, hook: str, **kwargs: Any) -> Any:
+    """``plugin``'s own answer to ``hook``, leaving the other plugins out.
+
+    Passes only the arguments the implementation takes, as pluggy does. Raises ``LookupError``
+    when the plugin has no plain (non-wrapper) implementation of ``hook``.
+    """
+    for impl in _own_implementations(registry, plugin, hook):
+        if not (impl.wrapper or impl.hookwrapper):
+            return impl.function(*(kwargs[name] for name in impl.argnames))
+    raise LookupError(f"the plugin implements no plain {hook}")
+
+
+def _reranked(registry: RankerRegistry) -> bool:
+    """Whether a plugin other than Aisle's core implements ``aisle_rerank``."""
+    return any(
+        impl.plugin_name != "aisle.core" for impl in registry.plugins.hook.aisle_rerank.get_hookimpls()
+    )
+
+
+def _written_under(directory: Path) -> list[Path]:
+    return [path.relative_to(directory) for path in directory.rglob("*") if path.is_file()]
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def sample_candidates() -> Candidates:
+    """Twelve candidates (:func:`make_candidates`)."""
+    return make_candidates()
+
+
+@pytest.fixture
+def sample_context(sample_candidates: Candidates) -> RankingContext:
+    """A shopper's context over ``sample_candidates`` (:func:`make_context`)."""
+    return make_context(sample_candidates)
+
+
+@pytest.fixture
+def sample_interactions(sample_candidates: Candidates) -> InteractionMatrix:
+    """Eight shoppers' feedback on ``sample_candidates`` (:func:`make_interactions`)."""
+    return make_interactions(items=sample_candidates.ids)
+
+
+# --------------------------------------------------------------------------- ranker contract
+
+
+class RankerContract:
+    """Tests every ranker must pass. Subclass it as ``Test…`` and set :attr:`ranker` and, for a
+    third-party plugin, :attr:`plugin`.
+
+    The context the tests rank in is :func:`make_context` with weight 1 for every loaded ranker.
+    A trainable ranker (or any, with :attr:`train` set) is trained first, once per test class:
+    every trainable plugin of the registry fits :func:`make_interactions` over the candidates into
+    a temporary folder, which becomes ``context.artifacts``.
+    """
+
+    plugin: ClassVar[object | None] = None
+    """The plugin under test: a module or an object with ``@hookimpl`` methods. ``None`` tests a
+    built-in plugin (named by :attr:`plugin_name`)."""
+    ranker: ClassVar[str] = ""
+    """The name of the ranker under test."""
+    plugin_name: ClassVar[str | None] = None
+    """The name the plugin is registered under (its entry-point name); default: :attr:`ranker`."""
+    builtins: ClassVar[Collection[str]] = BUILTINS
+    """The built-in plugins loaded beside it."""
+    train: ClassVar[bool | None] = None
+    """Fit the registry's trainable plugins before ranking; default: when the ranker is trainable."""
+    candidate_count: ClassVar[int] = 12
+    dim: ClassVar[int] = DIM
+
+    # --- what a subclass may override
+
+    def make_plugin(self) -> object | None:
+        """The plugin to register; override to give every test a fresh object."""
+        return self.plugin
+
+    def make_registry(self) -> RankerRegistry:
+        return registry_with(self.make_plugin(), self._plugin_name(), builtins=self.builtins)
+
+    def make_context(
+        self, candidates: Candidates, artifacts: Path | None, registry: RankerRegistry
+    ) -> RankingContext:
+        """The context the tests rank in."""
+        return make_context(candidates, artifacts=artifacts, weights=weights_for(registry))
+
+    # --- fixtures
+
+    @pytest.fixture
+    def registry(self) -> RankerRegistry:
+        return self.make_registry()
+
+    @pytest.fixture
+    def own_plugin(self, registry: RankerRegistry) -> object:
+        """The registered plugin object that provides :attr:`ranker`."""
+        plugin = registry.plugins.get_plugin(self._plugin_name())
+        assert plugin is not None, f"no plugin named {self._plugin_name()!r} is registered"
+        return plugin
+
+    @pytest.fixture
+    def candidates(self) -> Candidates:
+        return self._candidates()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def artifacts(cls, tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+        """Trained once per test class: the artifacts are only read."""
+        contract = cls()
+        registry = contract.make_registry()
+        if not contract._trains(registry):
+            return None
+        directory = tmp_path_factory.mktemp("artifacts")
+        registry.fit(make_interactions(items=contract._candidates().ids), directory)
+        return directory
+
+    @pytest.fixture
+    def context(
+        self, registry: RankerRegistry, candidates: Candidates, artifacts: Path | None
+    ) -> RankingContext:
+        return self.make_context(candidates, artifacts, registry)
+
+    # --- the contract
+
+    def test_registers_the_ranker_with_a_description(self, registry: RankerRegistry, own_plugin: object):
+        installed = registry.rankers().get(self.ranker)
+        assert installed is not None, f"{self.ranker!r} is not among {sorted(registry.rankers())}"
+        assert installed.plugin == self._plugin_name()
+        assert isinstance(installed.description, str)
+        assert installed.description.strip(), "the description is shown in the admin and the API"
+        infos = call_own_hook(registry, own_plugin, "aisle_register_rankers")
+        assert all(isinstance(info, RankerInfo) for info in infos)
+        assert len({info.name for info in infos}) == len(infos), "the plugin registers a name twice"
+        assert {"aisle_register_rankers", "aisle_score_candidates"} <= set(installed.hooks)
+
+    def test_hook_implementations_match_the_specs(self, registry: RankerRegistry):
+        registry.plugins.check_pending()  # a misspelt hook name is never called: fail instead
+
+    def test_scores_one_finite_number_per_candidate(
+        self, registry: RankerRegistry, own_plugin: object, candidates: Candidates, context: RankingContext
+    ):
+        scored = self._own_scores(registry, own_plugin, candidates, context)
+        assert scored is not None, f"the plugin returned None for its own ranker {self.ranker!r}"
+        scores = as_scores(scored, self.ranker)
+        assert np.shape(scores.total) == (len(candidates),)
+        assert np.isfinite(np.asarray(scores.total, dtype=np.float64)).all()
+        for name, part in scores.parts.items():
+            assert np.shape(part) == (len(candidates),), f"part {name!r} is not one value per candidate"
+            assert np.isfinite(np.asarray(part, dtype=np.float64)).all(), f"part {name!r} is not finite"
+
+    def test_ranks_the_candidates_best_first(
+        self, registry: RankerRegistry, own_plugin: object, candidates: Candidates, context: RankingContext
+    ):
+        ranking = registry.rank(self.ranker, candidates, context, limit=len(candidates))
+        ids = [item.product_id for item in ranking]
+        assert len(set(ids)) == len(ids), "a product is ranked twice"
+        assert set(ids) <= {int(i) for i in candidates.ids}, "ranked a product that is no candidate"
+        total = as_scores(self._own_scores(registry, own_plugin, candidates, context), self.ranker).total
+        score_of = dict(
+            zip((int(i) for i in candidates.ids), np.asarray(total, dtype=np.float64), strict=True)
+        )
+        for item in ranking:
+            assert item.score == pytest.approx(score_of[item.product_id], rel=1e-6, abs=1e-6)
+        if not _reranked(registry):  # a rerank wrapper may reorder or filter
+            assert len(ranking) == len(candidates)
+            assert all(a.score >= b.score for a, b in itertools.pairwise(ranking))
+
+    def test_is_deterministic(
+        self, registry: RankerRegistry, candidates: Candidates, context: RankingContext
+    ):
+        def run(on: RankerRegistry) -> list[tuple]:
+            ranking = on.rank(self.ranker, candidates, context, limit=len(candidates))
+            return [(item.product_id, item.score, item.parts, item.explanation) for item in ranking]
+
+        first = run(registry)
+        assert run(registry) == first, "a second call on the same registry ranks differently"
+        assert run(self.make_registry()) == first, "a fresh registry ranks differently"
+
+    def test_handles_no_candidates(
+        self, registry: RankerRegistry, own_plugin: object, context: RankingContext
+    ):
+        empty = make_candidates(0, self.dim)
+        assert registry.rank(self.ranker, empty, context, limit=10) == []
+        scored = self._own_scores(registry, own_plugin, empty, context)
+        assert np.shape(as_scores(scored, self.ranker).total) == (0,)
+
+    def test_respects_the_limit(
+        self, registry: RankerRegistry, candidates: Candidates, context: RankingContext
+    ):
+        def ids(limit: int) -> list[int]:
+            return [item.product_id for item in registry.rank(self.ranker, candidates, context, limit)]
+
+        everything = ids(len(candidates))
+        assert ids(len(candidates) + 10) == everything
+        assert ids(0) == []
+        top = ids(3)
+        assert len(top) <= 3
+        if not _reranked(registry):
+            assert top == everything[:3]
+
+    def test_declines_rankers_it_does_not_provide(
+        self, registry: RankerRegistry, own_plugin: object, candidates: Candidates, context: RankingContext
+    ):
+        own = {info.name for info in call_own_hook(registry, own_plugin, "aisle_register_rankers")}
+        others = ["no-such-ranker", *(name for name in registry.rankers() if name not in own)]
+        product_id = int(candidates.ids[0])
+        for other in others:
+            assert self._own_scores(registry, own_plugin, candidates, context, other) is None, other
+            if implements(registry, own_plugin, "aisle_explain_score"):
+                explanation = call_own_hook(
+                    registry,
+                    own_plugin,
+                    "aisle_explain_score",
+                    ranker=other,
+                    product_id=product_id,
+                    parts={other: 1.0},
+                    context=context,
+                )
+                assert explanation is None, f"explained a product for {other!r}"
+
+    def test_explanations_are_short_lines(
+        self, registry: RankerRegistry, own_plugin: object, candidates: Candidates, context: RankingContext
+    ):
+        ranking = registry.rank(self.ranker, candidates, context, limit=len(candidates))
+        explanations = [item.explanation for item in ranking]
+        if implements(registry, own_plugin, "aisle_explain_score"):
+            explanations += [
+                call_own_hook(
+                    registry,
+                    own_plugin,
+                    "aisle_explain_score",
+                    ranker=self.ranker,
+                    product_id=item.product_id,
+                    parts=item.parts,
+                    context=context,
+                )
+                for item in ranking
+            ]
+        for explanation in explanations:
+            assert explanation is None or isinstance(explanation, str)
+            if explanation:
+                assert len(explanation) <= MAX_EXPLANATION, f"too long ({len(explanation)}): {explanation!r}"
+                assert "\n" not in explanation
+
+    def test_works_without_a_query_or_history(
+        self, registry: RankerRegistry, candidates: Candidates, artifacts: Path | None
+    ):
+        bare = make_candidates(self.candidate_count, self.dim, relevance=False)
+        for context in (RankingContext(), RankingContext(artifacts=artifacts)):
+            for given in (candidates, bare):
+                ranking = registry.rank(self.ranker, given, context, limit=len(given))
+                assert all(np.isfinite(item.score) for item in ranking)
+                if not _reranked(registry):
+                    assert len(ranking) == len(given)
+
+    def test_leaves_its_inputs_alone(
+        self, registry: RankerRegistry, candidates: Candidates, context: RankingContext
+    ):
+        arrays = [candidates.ids, candidates.vectors, candidates.relevance, context.query_vector]
+        before = [None if array is None else np.array(array, copy=True) for array in arrays]
+        registry.rank(self.ranker, candidates, context, limit=len(candidates))
+        for array, copy in zip(arrays, before, strict=True):
+            if copy is not None:
+                np.testing.assert_array_equal(array, copy)
+
+    def test_fit_writes_only_under_its_own_folders(
+        self, registry: RankerRegistry, own_plugin: object, candidates: Candidates, tmp_path: Path
+    ):
+        if not registry.rankers()[self.ranker].trainable:
+            pytest.skip(f"{self.ranker} is not trainable")
+        own = {info.name for info in call_own_hook(registry, own_plugin, "aisle_register_rankers")}
+        directory = tmp_path / "run"
+        interactions = make_interactions(items=candidates.ids)
+        report = call_own_hook(
+            registry, own_plugin, "aisle_fit", interactions=interactions, directory=directory, use_gpu=False
+        )
+        assert isinstance(report, dict), "a trainable ranker reports what it trained"
+        assert report.get("ranker") in own, f"report names {report.get('ranker')!r}, not one of {own}"
+        json.dumps(report)  # stored with the training run
+        written = _written_under(directory)
+        assert written, "fit wrote nothing"
+        assert all(path.parts[0] in own for path in written), f"wrote outside directory/<ranker>: {written}"
+
+    def test_ranks_before_any_training(
+        self, registry: RankerRegistry, candidates: Candidates, context: RankingContext, tmp_path: Path
+    ):
+        if not registry.rankers()[self.ranker].trainable:
+            pytest.skip(f"{self.ranker} is not trainable")
+        untrained = tmp_path / "nothing-trained-yet"
+        untrained.mkdir()
+        for artifacts in (None, untrained):
+            cold = dataclasses.replace(context, artifacts=artifacts)
+            ranking = registry.rank(self.ranker, candidates, cold, limit=len(candidates))
+            assert all(np.isfinite(item.score) for item in ranking)
+
+    def test_feedback_answer_is_a_yes_or_no(
+        self, registry: RankerRegistry, own_plugin: object, candidates: Candidates
+    ):
+        if not implements(registry, own_plugin, "aisle_feedback_event"):
+            pytest.skip("the plugin does not implement aisle_feedback_event")
+        event = Interaction(USER, int(candidates.ids[0]), "like", 1.0)
+        answer = call_own_hook(registry, own_plugin, "aisle_feedback_event", event=event)
+        assert answer is None or isinstance(answer, bool)
+
+    # --- helpers
+
+    def _plugin_name(self) -> str:
+        return self.plugin_name or self.ranker
+
+    def _candidates(self) -> Candidates:
+        return make_candidates(self.candidate_count, self.dim)
+
+    def _trains(self, registry: RankerRegistry) -> bool:
+        return self.train if self.train is not None else registry.rankers()[self.ranker].trainable
+
+    def _own_scores(
+        self,
+        registry: RankerRegistry,
+        plugin: object,
+        candidates: Candidates,
+        context: RankingContext,
+        ranker: str | None = None,
+    ) -> Any:
+        return call_own_hook(
+            registry,
+            plugin,
+            "aisle_score_candidates",
+            ranker=ranker or self.ranker,
+            candidates=candidates,
+            context=context,
+        )
+
+
+# --------------------------------------------------------------------------- rerank contract
+
+
+class RerankContract:
+    """Tests every ``aisle_rerank`` wrapper must pass. Subclass it as ``Test…`` and set
+    :attr:`plugin`; the tests rerank :func:`make_ranking` in :func:`make_context` over the same
+    products, and rank through the built-in :attr:`ranker` to see the wrapper at work."""
+
+    plugin: ClassVar[object | None] = None
+    plugin_name: ClassVar[str | None] = None
+    """The name the plugin is registered under; default: the module's or class's name."""
+    builtins: ClassVar[Collection[str]] = BUILTINS
+    ranker: ClassVar[str] = "cosine"
+    """A loaded ranker to rank with."""
+
+    def make_plugin(self) -> object | None:
+        return self.plugin
+
+    def make_registry(self) -> RankerRegistry:
+        plugin = self.make_plugin()
+        assert plugin is not None, "set `plugin` (or override make_plugin) to the plugin under test"
+        return registry_with(plugin, self.plugin_name or default_name(plugin), builtins=self.builtins)
+
+    def make_context(self, ranking: Sequence[RankedProduct]) -> RankingContext:
+        ids = [item.product_id for item in ranking]
+        return make_context(make_candidates(len(ids), ids=ids))
+
+    @pytest.fixture
+    def registry(self) -> RankerRegistry:
+        return self.make_registry()
+
+    @pytest.fixture
+    def ranking(self) -> list[RankedProduct]:
+        return make_ranking()
+
+    @pytest.fixture
+    def context(self, ranking: list[RankedProduct]) -> RankingContext:
+        return self.make_context(ranking)
+
+    def test_is_a_wrapper(self, registry: RankerRegistry):
+        plugin = self._own_plugin(registry)
+        implementations = _own_implementations(registry, plugin, "aisle_rerank")
+        assert implementations, "the plugin implements no aisle_rerank"
+        assert all(impl.wrapper or impl.hookwrapper for impl in implementations), (
+            "aisle_rerank is first-result: a plain implementation hides the others; "
+            "use @hookimpl(wrapper=True)"
+        )
+
+    def test_returns_only_products_it_was_given(
+        self, registry: RankerRegistry, ranking: list[RankedProduct], context: RankingContext
+    ):
+        result = registry.plugins.hook.aisle_rerank(ranking=list(ranking), context=context)
+        assert isinstance(result, list)
+        assert all(isinstance(item, RankedProduct) for item in result)
+        ids = [item.product_id for item in result]
+        assert len(set(ids)) == len(ids), "a product appears twice"
+        assert set(ids) <= {item.product_id for item in ranking}
+
+    def test_leaves_its_input_alone(
+        self, registry: RankerRegistry, ranking: list[RankedProduct], context: RankingContext
+    ):
+        given = list(ranking)
+        before = [(item.product_id, item.score) for item in given]
+        registry.plugins.hook.aisle_rerank(ranking=given, context=context)
+        assert [(item.product_id, item.score) for item in given] == before, "return a copy instead"
+
+    def test_is_deterministic(
+        self, registry: RankerRegistry, ranking: list[RankedProduct], context: RankingContext
+    ):
+        def run(on: RankerRegistry) -> list[int]:
+            return [
+                item.product_id
+                for item in on.plugins.hook.aisle_rerank(ranking=list(ranking), context=context)
+            ]
+
+        first = run(registry)
+        assert run(registry) == first
+        assert run(self.make_registry()) == first
+
+    def test_handles_an_empty_list(self, registry: RankerRegistry, context: RankingContext):
+        assert registry.plugins.hook.aisle_rerank(ranking=[], context=context) == []
+
+    def test_keeps_every_product_when_nothing_is_known(
+        self, registry: RankerRegistry, ranking: list[RankedProduct]
+    ):
+        result = registry.plugins.hook.aisle_rerank(ranking=list(ranking), context=RankingContext())
+        assert sorted(item.product_id for item in result) == sorted(item.product_id for item in ranking)
+
+    def test_runs_inside_rank(self, registry: RankerRegistry, ranking: list[RankedProduct]):
+        ids = [item.product_id for item in ranking]
+        candidates = make_candidates(len(ids), ids=ids)
+        context = make_context(candidates, weights=weights_for(registry))
+        result = registry.rank(self.ranker, candidates, context, limit=len(ids))
+        assert {item.product_id for item in result} <= set(ids)
+        assert all(isinstance(item.explanation, str) for item in result)
+
+    def _own_plugin(self, registry: RankerRegistry) -> object:
+        name = self.plugin_name or default_name(self.make_plugin())
+        plugin = registry.plugins.get_plugin(name)
+        assert plugin is not None, f"no plugin named {name!r} is registered"
+        return plugin

@@ -3,6 +3,7 @@ fold-in for shoppers the model has not seen, and popularity for shoppers with no
 
 import json
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,7 +14,9 @@ import numpy as np
 from implicit.als import AlternatingLeastSquares
 from implicit.cpu.als import AlternatingLeastSquares as CpuAlternatingLeastSquares
 from implicit.nearest_neighbours import CosineRecommender
+from implicit.utils import ParameterWarning
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 from recsys_plugins.hookspecs import hookimpl
 from recsys_plugins.interactions import Interaction, InteractionMatrix
@@ -33,9 +36,9 @@ class CFConfig:
     """Hyper-parameters; the defaults are the ones tuned on MovieLens-100k (docs/benchmarks.md)."""
 
     algorithm: Algorithm = "als"
-    factors: int = 64
-    regularization: float = 0.05
-    alpha: float = 2.0
+    factors: int = 32
+    regularization: float = 30.0
+    alpha: float = 4.0
     iterations: int = 15
     neighbours: int = 100
     seed: int = 0
@@ -80,23 +83,26 @@ class CFModel:
         cls, interactions: InteractionMatrix, config: CFConfig = CFConfig(), use_gpu: bool = False
     ) -> "CFModel":
         """Train on ``interactions``; ``use_gpu`` needs implicit's CUDA build and is ignored without it."""
-        if config.algorithm == "als":
-            recommender = AlternatingLeastSquares(
-                factors=config.factors,
-                regularization=config.regularization,
-                alpha=config.alpha,
-                iterations=config.iterations,
-                random_state=config.seed,
-                use_gpu=use_gpu and implicit.gpu.HAS_CUDA,
-            )
-            recommender.fit(interactions.matrix, show_progress=False)
-            if not isinstance(recommender, CpuAlternatingLeastSquares):
-                recommender = recommender.to_cpu()
-        elif config.algorithm == "itemknn":
-            recommender = CosineRecommender(K=config.neighbours)
-            recommender.fit(interactions.matrix, show_progress=False)
-        else:
-            raise ValueError(f"unknown algorithm {config.algorithm!r}; use 'als' or 'itemknn'")
+        # implicit runs its own threads: BLAS threads on top slow it down (and it warns).
+        with threadpool_limits(1, "blas"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ParameterWarning)
+            if config.algorithm == "als":
+                recommender = AlternatingLeastSquares(
+                    factors=config.factors,
+                    regularization=config.regularization,
+                    alpha=config.alpha,
+                    iterations=config.iterations,
+                    random_state=config.seed,
+                    use_gpu=use_gpu and implicit.gpu.HAS_CUDA,
+                )
+                recommender.fit(interactions.matrix, show_progress=False)
+                if not isinstance(recommender, CpuAlternatingLeastSquares):
+                    recommender = recommender.to_cpu()
+            elif config.algorithm == "itemknn":
+                recommender = CosineRecommender(K=config.neighbours)
+                recommender.fit(interactions.matrix, show_progress=False)
+            else:
+                raise ValueError(f"unknown algorithm {config.algorithm!r}; use 'als' or 'itemknn'")
         return cls(config, interactions.items, interactions.users, recommender, Popularity.fit(interactions))
 
     def row_for(self, history: Mapping[int, float]) -> sparse.csr_matrix:

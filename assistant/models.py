@@ -102,14 +102,19 @@ class ParserExample(models.Model):
             )
 
 
+class JobStatus(models.TextChoices):
+    """Where a background training run is; parser and ranker runs share it."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
 class TrainingJob(models.Model):
     """One parser training run: what was asked, how far it got, what it scored."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
     device = models.CharField(max_length=8, default="auto", help_text="Requested: auto, cpu or cuda.")

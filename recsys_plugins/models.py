@@ -1,5 +1,7 @@
 from django.db import models
 
+from assistant.models import JobStatus
+
 
 class RankerSetting(models.Model):
     """An admin's choice for one installed ranker; rankers without a row use the settings."""
@@ -21,11 +23,7 @@ class RankerSetting(models.Model):
 class RankerTrainingRun(models.Model):
     """One training run of the trainable rankers over all feedback events so far."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
     reason = models.CharField(max_length=32, blank=True, help_text="admin, schedule, feedback or command")

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -91,6 +92,15 @@ def indexed_catalog(small_catalog: list[str]) -> list[str]:
     """``small_catalog`` encoded by the real encoder and published as the active index version."""
     build_index()
     return small_catalog
+
+
+def wait_until_finished(job: Any, timeout: float, finished: tuple[str, ...] = ("succeeded", "failed")) -> Any:
+    """Poll a background run's row (a parser or ranker training run) until its status is final."""
+    deadline = time.monotonic() + timeout
+    while job.status not in finished and time.monotonic() < deadline:
+        time.sleep(0.5)
+        job.refresh_from_db()
+    return job
 
 
 def _database_url() -> str:

@@ -6,7 +6,6 @@ parser becomes active for the rest of the suite.
 
 import io
 import json
-import time
 
 import pytest
 import torch
@@ -15,6 +14,8 @@ from django.core.management import CommandError, call_command
 from assistant import parsing
 from assistant.models import ParserExample, TrainingJob
 from assistant.nlu.frame import INTENTS
+
+from .conftest import wait_until_finished
 
 pytestmark = pytest.mark.slow
 
@@ -164,13 +165,7 @@ def test_parse_utterances_with_a_missing_file_fails_with_one_reason(db, tmp_path
 
 @pytest.mark.django_db(transaction=True)
 def test_training_runs_in_the_worker_on_the_gpu_queue(small_catalog, celery_worker):
-    job = parsing.start_training(device="auto", epochs=1, activate=False)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        job.refresh_from_db()
-        if job.status in (TrainingJob.Status.SUCCEEDED, TrainingJob.Status.FAILED):
-            break
-        time.sleep(1)
+    job = wait_until_finished(parsing.start_training(device="auto", epochs=1, activate=False), 240)
     assert job.status == TrainingJob.Status.SUCCEEDED, job.message
     assert job.version
     assert not job.activated

@@ -8,7 +8,6 @@ the rest of the suite.
 import io
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,8 @@ from config.celery_app import app
 from recsys_plugins import ranking
 from recsys_plugins.models import RankerSetting, RankerTrainingRun
 from recsys_plugins.tasks import fit_rankers_if_stale
+
+from .conftest import wait_until_finished
 
 BUILTINS = {"cosine", "cf", "popularity", "hybrid"}
 
@@ -192,12 +193,7 @@ def test_training_runs_in_the_worker_on_the_gpu_queue(small_catalog, celery_work
     shoppers_with_shared_taste(small_catalog)
     run = ranking.start_training(reason="admin")
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            run.refresh_from_db()
-            if run.status in (RankerTrainingRun.Status.SUCCEEDED, RankerTrainingRun.Status.FAILED):
-                break
-            time.sleep(0.5)
+        wait_until_finished(run, 120)
         assert run.status == RankerTrainingRun.Status.SUCCEEDED, run.message
         assert run.device_used in ("cpu", "cuda")
         assert run.version

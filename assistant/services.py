@@ -1,13 +1,13 @@
 """One chat turn, feedback and history: the code path shared by the WebSocket and HTTP.
 
-A turn is a first search: the parser reads the frame (intent and slots) from
-the shopper's words, fused retrieval finds candidates under the slots' hard
-constraints (``catalog.search``) and the default ranker plugin orders them
-(``recsys_plugins.ranking``). The dialogue manager replaces the insides of
-``chat_turn`` later; its inputs and reply shape (CONTRACTS §4) stay.
+A turn: the parser reads the frame (intent and slots) from the shopper's words;
+the dialogue manager (``assistant.dialogue``, no Django) updates the
+conversation's state and asks ``ShopCatalog`` for products, which runs fused
+retrieval under the active constraints (``catalog.search``) and lets the first
+enabled ranker plugin order and explain them (``recsys_plugins.ranking``).
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,6 +22,8 @@ from recsys_plugins import ranking
 from recsys_plugins.manager import UnknownRanker
 
 from . import parsing
+from .dialogue.manager import DialogueManager, ProductView, Turn, describe
+from .dialogue.state import DialogueState
 from .messages import ProductCard, ProtocolError, Reply
 from .models import Conversation, FeedbackEvent, Message
 
@@ -108,10 +110,6 @@ def search_cards(
     earlier session key) brings the feedback of earlier sessions into the ranking.
     Raises ``UnknownRanker`` for a ranker that is not installed.
     """
-    ranker = ranker or ranking.default_ranker()
-    if ranker is not None and ranker not in ranking.registry().rankers():
-        installed = ", ".join(ranking.registry().rankers())
-        raise UnknownRanker(f"No ranker named {ranker!r}; installed: {installed}.")
     frame = parsing.parse(query)
     slots = frame.slots
     constraints = constraints_from_slots(slots)
@@ -120,59 +118,133 @@ def search_cards(
             constraints = replace(constraints, **filters)
         except ValueError as problem:  # the words and the filters disagree on the price range
             raise ProtocolError("invalid_filter", str(problem)) from None
+    found, used = ranked_products(query, constraints, k, ranker, session_key, user)
+    cards = [product_card(product, explanation) for product, explanation in found]
+    return SearchOutcome(cards, frame.intent, slots, constraints, used)
+
+
+def ranked_products(
+    query: str,
+    constraints: Constraints,
+    k: int,
+    ranker: str | None = None,
+    session_key: str = "",
+    user: str | None = None,
+) -> tuple[list[tuple[Product, str]], str]:
+    """The ``k`` best products for ``query`` under ``constraints`` with their explanations, and
+    the ranker that ordered them (retrieval order when no ranker is enabled).
+
+    Raises ``UnknownRanker`` for a ranker that is not installed.
+    """
+    ranker = ranker or ranking.default_ranker()
+    if ranker is not None and ranker not in ranking.registry().rankers():
+        installed = ", ".join(ranking.registry().rankers())
+        raise UnknownRanker(f"No ranker named {ranker!r}; installed: {installed}.")
     query_vector = encode_query(query)
     if ranker is None:
         hits = search(query, constraints, k, query_vector=query_vector)
-        cards = [product_card(hit.product, explain(hit, constraints)) for hit in hits]
-        return SearchOutcome(cards, frame.intent, slots, constraints, RETRIEVAL_ORDER)
+        return [(hit.product, explain(hit, constraints)) for hit in hits], RETRIEVAL_ORDER
     hits = search(query, constraints, k * settings.AISLE_RANKING_POOL, query_vector=query_vector)
     context = ranking.context_for(query_vector, constraints.as_dict(), session_key, user)
     by_id = {hit.product.pk: hit for hit in hits}
     ranked = ranking.rank(ranker, list(by_id), [hit.score for hit in hits], context, k)
-    cards = [
-        product_card(
-            by_id[item.product_id].product, explain(by_id[item.product_id], constraints, item.explanation)
-        )
+    return [
+        (by_id[item.product_id].product, explain(by_id[item.product_id], constraints, item.explanation))
         for item in ranked
-    ]
-    return SearchOutcome(cards, frame.intent, slots, constraints, ranker)
+    ], ranker
+
+
+class ShopCatalog:
+    """The live catalog as the dialogue manager sees it, for one shopper's session: retrieval
+    and ranking under the dialogue's constraints, products by SKU, and feedback."""
+
+    def __init__(self, session_key: str) -> None:
+        self.session_key = session_key
+        self.cards: dict[str, ProductCard] = {}
+        self.ranker = RETRIEVAL_ORDER
+
+    def search(
+        self, query: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]
+    ) -> list[ProductView]:
+        skipped = Product.objects.filter(sku__in=skip).values_list("pk", flat=True)
+        try:
+            hard = constraints_from_slots(constraints, exclude_ids=tuple(skipped))
+        except ValueError:  # a price floor above the ceiling matches nothing
+            return []
+        found, self.ranker = ranked_products(query or describe(constraints), hard, k, None, self.session_key)
+        return [self._view(product, explanation) for product, explanation in found]
+
+    def similar(
+        self, sku: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]
+    ) -> list[ProductView]:
+        product = self.get(sku)
+        if product is None:
+            return []
+        return self.search(f"{product.title}. {product.description}", constraints, k, [*skip, sku])
+
+    def get(self, sku: str) -> ProductView | None:
+        product = (
+            Product.objects.active()
+            .select_related("brand")
+            .prefetch_related("categories", "attribute_values__attribute")
+            .filter(sku=sku)
+            .first()
+        )
+        if product is None:
+            return None
+        return self._view(product, self.cards[sku]["explanation"] if sku in self.cards else "")
+
+    def feedback(self, sku: str, action: str) -> None:
+        record_feedback(self.session_key, sku, action)
+
+    def _view(self, product: Product, explanation: str) -> ProductView:
+        card = product_card(product, explanation)
+        self.cards[product.sku] = card
+        return ProductView(
+            sku=product.sku,
+            title=product.title,
+            price=float(product.price),
+            currency=product.currency,
+            brand=card["brand"],
+            rating=product.rating,
+            stock=product.stock,
+            description=product.description,
+            attributes=product.attribute_dict(),
+            explanation=explanation,
+        )
 
 
 def chat_turn(session_key: str, text: str) -> Reply:
-    """Answer one shopper message and store both sides of the exchange."""
-    outcome = search_cards(text, settings.AISLE_RESULTS_PER_PAGE, session_key=session_key)
-    products = outcome.cards
-    if products:
-        reply_text = f"Here are {len(products)} products for “{text}”."
-        suggestions: list[str] = []
-    elif not Product.objects.active().exists():
-        reply_text = "The catalog is empty: an admin needs to import products first."
-        suggestions = []
+    """Answer one shopper message with the dialogue manager and store both sides of the exchange."""
+    frame = parsing.parse(text)
+    conversation = _conversation(session_key)
+    shop = ShopCatalog(session_key)
+    if Product.objects.active().exists():
+        state = DialogueState.from_dict(conversation.state)
+        turn = DialogueManager(shop, settings.AISLE_RESULTS_PER_PAGE).respond(text, frame, state)
     else:
-        reply_text = "I could not find anything for that yet. Try one of these:"
-        suggestions = EXAMPLE_QUERIES
-    state = {"query": text, **outcome.constraints.as_dict()}
+        turn = Turn("The catalog is empty: an admin needs to import products first.", DialogueState())
+    products = [shop.cards[product.sku] for product in turn.products]
     reply: Reply = {
         "type": "reply",
-        "text": reply_text,
-        "intent": outcome.intent,
-        "slots": outcome.slots,
-        "state": state,
+        "text": turn.text,
+        "intent": frame.intent,
+        "slots": frame.slots,
+        "state": {"query": turn.state.query, **turn.state.constraints, "cart": turn.state.cart},
         "products": products,
-        "compare": None,
-        "suggestions": suggestions,
+        "compare": turn.compare,
+        "suggestions": turn.suggestions,
     }
     with transaction.atomic():
-        conversation = _conversation(session_key)
-        conversation.state = {**state, "shown": [card["sku"] for card in products], "ranker": outcome.ranker}
+        conversation.state = {**turn.state.as_dict(), "ranker": shop.ranker}
         conversation.save(update_fields=["state", "updated_at"])
         Message.objects.create(conversation=conversation, role=Message.Role.USER, text=text)
         Message.objects.create(
             conversation=conversation,
             role=Message.Role.ASSISTANT,
-            text=reply_text,
-            intent=outcome.intent,
-            slots=outcome.slots,
+            text=turn.text,
+            intent=frame.intent,
+            slots=frame.slots,
             products=products,
         )
     return reply

@@ -1,0 +1,1 @@
+"""The dialogue manager and the state it keeps, without Django."""

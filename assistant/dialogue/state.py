@@ -1,0 +1,48 @@
+"""What a conversation remembers between turns. No Django: stored as JSON by the app."""
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+CONSTRAINT_SLOTS = (
+    "category",
+    "brand",
+    "color",
+    "material",
+    "style",
+    "feature",
+    "room",
+    "size",
+    "price_min",
+    "price_max",
+    "sort",
+    "exclude_color",
+    "exclude_material",
+    "exclude_brand",
+)
+"""Slots that narrow a search and stay active until changed (``price_relative`` becomes a bound)."""
+
+
+@dataclass
+class DialogueState:
+    """Active constraints, the last shown list, the product in focus, pages seen and the cart."""
+
+    query: str = ""
+    """The words of the search the constraints belong to."""
+    constraints: dict[str, Any] = field(default_factory=dict)
+    shown: list[str] = field(default_factory=list)
+    """SKUs of the most recent product list, in order: positions count here."""
+    seen: list[str] = field(default_factory=list)
+    """Every SKU shown for the current search, so that "more" pages on."""
+    focus: str | None = None
+    """The product "it" and "that one" mean."""
+    cart: list[str] = field(default_factory=list)
+    turns: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, Any] | None) -> "DialogueState":
+        """The state stored by ``as_dict``; unknown keys (older layouts) are ignored."""
+        known = {name: value for name, value in (stored or {}).items() if name in cls.__dataclass_fields__}
+        return cls(**known)

@@ -68,7 +68,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def _handle_feedback(self, message: FeedbackMessage) -> None:
         try:
-            await database_sync_to_async(services.record_feedback)(
+            await database_sync_to_async(services.shopper_feedback)(
                 self.session_key, message["sku"], message["action"]
             )
         except services.UnknownProduct as problem:

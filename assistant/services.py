@@ -265,6 +265,19 @@ def reset(session_key: str) -> Reply:
     }
 
 
+def shopper_feedback(session_key: str, sku: str, action: str) -> FeedbackEvent:
+    """Feedback from a product card's buttons: stored like any other, and "add to cart" also puts
+    the product in the conversation's cart. Raises ``UnknownProduct``."""
+    event = record_feedback(session_key, sku, action)
+    if action == FeedbackEvent.Action.ADD_TO_CART:
+        with transaction.atomic():
+            conversation = _conversation(session_key)
+            state = DialogueState.from_dict(conversation.state)
+            conversation.state = {**conversation.state, "cart": [*state.cart, sku]}
+            conversation.save(update_fields=["state", "updated_at"])
+    return event
+
+
 def record_feedback(session_key: str, sku: str, action: str) -> FeedbackEvent:
     """Store a shopper's reaction to a product; raises ``UnknownProduct``."""
     product = Product.objects.filter(sku=sku).first()

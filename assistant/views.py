@@ -111,7 +111,7 @@ def api_feedback(request: HttpRequest) -> JsonResponse:
         body = _json_body(request)
         session = _session_id(body.get("session"), required=True)
         sku, action = validate_feedback(body.get("sku"), body.get("action"))
-        services.record_feedback(api_key(session), sku, action)
+        services.shopper_feedback(api_key(session), sku, action)
     except ProtocolError as problem:
         return _error(problem)
     except services.UnknownProduct as problem:

@@ -98,3 +98,14 @@ async def test_an_impossible_request_relaxes_a_constraint_and_says_which(indexed
     assert reply["products"]
     assert reply["text"].startswith("Nothing matches")
     assert "from " in reply["text"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_cards_add_to_cart_button_fills_the_same_cart(indexed_catalog):
+    communicator = await connect()
+    shown = (await ask(communicator, "sofa"))["products"]
+    await communicator.send_json_to({"type": "feedback", "sku": shown[0]["sku"], "action": "add_to_cart"})
+    assert (await communicator.receive_json_from())["type"] == "ack"
+    more = await ask(communicator, "add the second one to my cart")
+    await communicator.disconnect()
+    assert more["state"]["cart"] == [shown[0]["sku"], shown[1]["sku"]]

@@ -9,6 +9,7 @@
   const sendBtn = form.querySelector('button[type="submit"]');
   const statusEl = document.getElementById('connection-status');
   const typingEl = document.getElementById('typing');
+  const cartCountEl = document.getElementById('cart-count');
   const resetBtn = document.getElementById('new-conversation');
 
   const WS_URL = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/chat/';
@@ -265,12 +266,16 @@
     switch (msg && msg.type) {
       case 'reply':
         setTyping(false);
+        if (msg.state && typeof msg.state === 'object') {
+          cartCountEl.textContent = String(Array.isArray(msg.state.cart) ? msg.state.cart.length : 0);
+        }
         addMessage('assistant', msg.text, {
           products: msg.products, compare: msg.compare, suggestions: msg.suggestions,
         });
         break;
       case 'ack':
         markAck(msg.sku, msg.action);
+        if (msg.action === 'add_to_cart') cartCountEl.textContent = String(Number(cartCountEl.textContent) + 1);
         break;
       case 'history':
         setTyping(false);

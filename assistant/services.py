@@ -136,16 +136,17 @@ def ranked_products(
 
     Raises ``UnknownRanker`` for a ranker that is not installed.
     """
-    ranker = ranker or ranking.default_ranker()
-    if ranker is not None and ranker not in ranking.registry().rankers():
-        installed = ", ".join(ranking.registry().rankers())
-        raise UnknownRanker(f"No ranker named {ranker!r}; installed: {installed}.")
+    choices = ranking.ranker_choices()  # one settings query per search, shared with the context
+    ranker = ranker or ranking.default_ranker(choices)
+    installed = ranking.registry().rankers()
+    if ranker is not None and ranker not in installed:
+        raise UnknownRanker(f"No ranker named {ranker!r}; installed: {', '.join(installed)}.")
     query_vector = encode_query(query)
     if ranker is None:
         hits = search(query, constraints, k, query_vector=query_vector)
         return [(hit.product, explain(hit, constraints)) for hit in hits], RETRIEVAL_ORDER
     hits = search(query, constraints, k * settings.AISLE_RANKING_POOL, query_vector=query_vector)
-    context = ranking.context_for(query_vector, constraints.as_dict(), session_key, user)
+    context = ranking.context_for(query_vector, constraints.as_dict(), session_key, user, choices)
     by_id = {hit.product.pk: hit for hit in hits}
     ranked = ranking.rank(ranker, list(by_id), [hit.score for hit in hits], context, k)
     return [

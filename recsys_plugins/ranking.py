@@ -89,9 +89,10 @@ def ranker_choices() -> list[RankerChoice]:
     return sorted(choices, key=lambda choice: (choice.position, choice.ranker.name))
 
 
-def default_ranker() -> str | None:
+def default_ranker(choices: Sequence[RankerChoice] | None = None) -> str | None:
     """The first enabled ranker, which orders the chat's and the API's results."""
-    return next((choice.ranker.name for choice in ranker_choices() if choice.enabled), None)
+    choices = ranker_choices() if choices is None else choices
+    return next((choice.ranker.name for choice in choices if choice.enabled), None)
 
 
 def is_enabled(name: str) -> bool:

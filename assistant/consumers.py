@@ -6,6 +6,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from . import services
 from .messages import (
@@ -16,13 +17,15 @@ from .messages import (
     error,
     parse_client_message,
 )
+from .ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
 
 # A frame carries one message of at most AISLE_MAX_MESSAGE_CHARS characters;
 # anything far larger is refused before it is parsed.
 MAX_FRAME_BYTES = 16_384
-# A client that keeps sending bad frames is disconnected (close code 4008, policy).
+# Refused frames (bad ones, and those over the AISLE_CHAT_RATE_* limit) add up; a client
+# with this many is disconnected (close code 4008, policy).
 MAX_PROTOCOL_ERRORS = 20
 POLICY_VIOLATION = 4008
 
@@ -31,13 +34,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.session_key = await self._session_key()
         self.protocol_errors = 0
+        self.rate = TokenBucket(settings.AISLE_CHAT_RATE_BURST, settings.AISLE_CHAT_RATE_PER_SECOND)
         await self.accept()
         messages = await database_sync_to_async(services.history)(self.session_key)
         if messages:
             await self.send_json({"type": "history", "messages": messages})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if text_data is None:
+        if not self.rate.take():
+            await self._refuse("rate_limited", "You are sending messages too fast; please slow down.")
+        elif text_data is None:
             await self._refuse("invalid_message", "Send JSON text frames, not binary.")
         elif len(text_data.encode()) > MAX_FRAME_BYTES:
             await self._refuse("message_too_long", f"Frames are limited to {MAX_FRAME_BYTES} bytes.")

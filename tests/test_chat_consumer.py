@@ -1,5 +1,6 @@
 """The chat WebSocket through the real ASGI stack (session and origin middleware)."""
 
+import asyncio
 import json
 
 import pytest
@@ -7,6 +8,7 @@ from channels.testing import WebsocketCommunicator
 
 from assistant.consumers import MAX_PROTOCOL_ERRORS, POLICY_VIOLATION
 from assistant.models import Conversation, FeedbackEvent, Message
+from assistant.ratelimit import TokenBucket
 from catalog.models import Product
 from config.asgi import application
 
@@ -40,7 +42,8 @@ async def test_message_gets_products_ranked_by_similarity(indexed_catalog):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_malformed_frames_get_errors_and_the_connection_stays_open(indexed_catalog):
+async def test_malformed_frames_get_errors_and_the_connection_stays_open(indexed_catalog, settings):
+    settings.AISLE_CHAT_RATE_BURST = 100  # the frames go back to back; the rate limit has its own test
     communicator = await connect()
     bad_frames = [
         ("{not json", "invalid_json"),
@@ -75,6 +78,56 @@ async def test_a_client_that_keeps_sending_garbage_is_disconnected(db):
         await communicator.send_to(text_data="garbage")
         await communicator.receive_json_from()
     assert (await communicator.receive_output())["code"] == POLICY_VIOLATION
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_frames_over_the_rate_limit_are_refused_unprocessed_until_the_bucket_refills(
+    indexed_catalog, settings
+):
+    settings.AISLE_CHAT_RATE_BURST = 3
+    settings.AISLE_CHAT_RATE_PER_SECOND = 2.0  # a token every 0.5 s
+    communicator = await connect()
+    skus = indexed_catalog[:6]
+    for sku in skus[:5]:  # back to back: the burst of three, then two over the limit
+        await communicator.send_json_to({"type": "feedback", "sku": sku, "action": "like"})
+    answers = [await communicator.receive_json_from(timeout=10) for _ in range(5)]
+    assert [a["type"] for a in answers] == ["ack", "ack", "ack", "error", "error"]
+    assert [a["sku"] for a in answers[:3]] == skus[:3]
+    assert {a["code"] for a in answers[3:]} == {"rate_limited"}
+    assert "slow down" in answers[3]["message"]
+    stored = [e.product.sku async for e in FeedbackEvent.objects.select_related("product").order_by("pk")]
+    assert stored == skus[:3]  # the refused frames were not processed
+
+    await asyncio.sleep(0.6)  # refills one token
+    await communicator.send_json_to({"type": "feedback", "sku": skus[5], "action": "like"})
+    assert (await communicator.receive_json_from(timeout=10))["type"] == "ack"
+    await communicator.disconnect()
+    assert await FeedbackEvent.objects.filter(product__sku=skus[5]).aexists()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_client_flooding_valid_frames_is_disconnected(db, settings):
+    settings.AISLE_CHAT_RATE_BURST = 1
+    settings.AISLE_CHAT_RATE_PER_SECOND = 0.001
+    communicator = await connect()
+    for _ in range(MAX_PROTOCOL_ERRORS + 1):
+        await communicator.send_json_to({"type": "reset"})
+    assert (await communicator.receive_json_from(timeout=10))["intent"] == "reset"
+    for _ in range(MAX_PROTOCOL_ERRORS):
+        assert (await communicator.receive_json_from(timeout=10))["code"] == "rate_limited"
+    assert (await communicator.receive_output())["code"] == POLICY_VIOLATION
+
+
+def test_the_token_bucket_allows_a_burst_then_the_refill_rate():
+    now = [0.0]
+    bucket = TokenBucket(capacity=2, rate=4.0, clock=lambda: now[0])
+    assert [bucket.take() for _ in range(3)] == [True, True, False]
+    now[0] = 0.125  # half a token: not enough yet
+    assert not bucket.take()
+    now[0] = 0.25
+    assert [bucket.take(), bucket.take()] == [True, False]
+    now[0] = 100.0  # a long pause refills no more than the capacity
+    assert [bucket.take() for _ in range(3)] == [True, True, False]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -170,6 +170,10 @@ AISLE_PARSER_EXAMPLES = env.int("AISLE_PARSER_EXAMPLES", default=10_000)
 AISLE_PARSER_EPOCHS = 3
 AISLE_PARSER_SEED = 0
 AISLE_MAX_MESSAGE_CHARS = 1000
+# Chat frames one WebSocket connection may send at once before the rate limit applies.
+AISLE_CHAT_RATE_BURST = 10
+# Frames per second that refill that allowance; faster frames are refused as "rate_limited".
+AISLE_CHAT_RATE_PER_SECOND = 1.0
 # Catalog edits queue an index refresh this many seconds after they commit,
 # so that a burst of edits is encoded and published once.
 AISLE_INDEX_AUTO_REFRESH = env.bool("AISLE_INDEX_AUTO_REFRESH", default=True)

@@ -212,6 +212,7 @@ class ShopCatalog:
             description=product.description,
             attributes=product.attribute_dict(),
             explanation=explanation,
+            categories=card["categories"],
         )
 
 

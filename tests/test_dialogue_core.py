@@ -164,6 +164,43 @@ def test_nothing_matches_relaxes_one_constraint_and_says_which(shop):
     assert describe({"color": ["grey"], "category": "sofa", "price_max": 1000}) == "grey sofa under 1,000"
 
 
+def test_relaxing_a_cheaper_request_keeps_the_new_bound_and_drops_another_constraint(shop):
+    manager = DialogueManager(shop)
+    blue = say(manager, DialogueState(), "search", "blue sofa", category="sofa", color=["blue"])
+    assert skus(blue) == ["S4"]
+    cheaper = say(manager, blue.state, "refine", "cheaper", price_relative="lower")
+    assert skus(cheaper) == ["S3", "S1"]  # not S4 again, as dropping the new ceiling would give
+    assert cheaper.state.constraints["price_max"] < 1299
+    assert "Nothing matches blue sofa under 1,298" in cheaper.text
+    assert "without “blue”" in cheaper.text
+
+
+class TypeBlindShop(Shop):
+    """Like the real retrieval: the product type a shopper names is not a hard filter."""
+
+    def search(
+        self, query: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]
+    ) -> list[ProductView]:
+        return super().search(query, {**constraints, "category": None}, k, skip)
+
+
+def test_products_of_the_named_type_come_first():
+    turn = say(DialogueManager(TypeBlindShop()), DialogueState(), "search", "sofa", category="sofa")
+    assert skus(turn) == ["S3", "S1", "S4", "S2", "B1"]  # the bookcase is cheapest, but not a sofa
+
+
+def test_when_only_other_types_match_it_relaxes_until_the_named_type_appears():
+    manager = DialogueManager(TypeBlindShop())
+    turn = say(
+        manager, DialogueState(), "search", "leather bookcase", category="bookcase", material=["leather"]
+    )
+    assert skus(turn)[0] == "B1"
+    assert "Nothing matches leather bookcase; here are the closest, without “leather”" in turn.text
+    nothing_relaxable = say(manager, DialogueState(), "search", "lamp", category="lamp")
+    assert skus(nothing_relaxable) == ["B1", "S3", "S1", "S4", "S2"]
+    assert nothing_relaxable.text.startswith("I found no lamp; these are the closest")
+
+
 def test_positions_and_pronouns_resolve_to_the_right_sku(shop):
     manager = DialogueManager(shop)
     state = say(manager, DialogueState(), "search", "sofa", category="sofa").state  # S3 S1 S4 S2

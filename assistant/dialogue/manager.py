@@ -5,7 +5,7 @@ and the database behind it); tests can give it any other.
 """
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -38,6 +38,7 @@ class ProductView:
     description: str = ""
     attributes: Mapping[str, Any] = field(default_factory=dict)
     explanation: str = ""
+    categories: Sequence[str] = ()
 
 
 class Catalog(Protocol):
@@ -97,7 +98,9 @@ class DialogueManager:
         if not state.query:
             return self._on_search(text, slots, state)
         constraints, bound = merged(state.constraints, slots, self._prices_shown(state))
-        return self._search(replace(state, constraints=constraints, shown=[], seen=[]), note=bound)
+        # Relaxing must not undo what the shopper has just asked for.
+        keep = {*slots, *(("price_max", "price_min") if "price_relative" in slots else ())}
+        return self._search(replace(state, constraints=constraints, shown=[], seen=[]), bound, keep)
 
     def _on_more(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
         if not state.query:
@@ -120,24 +123,34 @@ class DialogueManager:
             return Turn(f"I found nothing else like {name} under your constraints.", state)
         return Turn(f"Products like {name}:", state, found)
 
-    def _search(self, state: DialogueState, note: str = "") -> Turn:
-        found = self.catalog.search(state.query, state.constraints, self.page_size, [])
-        if found:
+    def _search(self, state: DialogueState, note: str = "", keep: Collection[str] = ()) -> Turn:
+        found = self._find(state.query, state.constraints)
+        if fits(found, state.constraints):
             state = replace(state, shown=[p.sku for p in found], seen=[p.sku for p in found], focus=None)
             opening = _vary(state.turns, ("Here are {n} options", "I found {n}", "{n} that fit"))
             return Turn(
                 f"{opening.format(n=len(found))}{note}.", state, found, suggestions=_next_steps(found)
             )
-        return self._relaxed(state)
+        return self._relaxed(state, found, keep)
 
-    def _relaxed(self, state: DialogueState) -> Turn:
-        """Drop one constraint at a time and say which one made the difference."""
+    def _find(self, query: str, constraints: Mapping[str, Any]) -> list[ProductView]:
+        """A page of products, those of the asked-for type first (the type is not a hard filter)."""
+        found = self.catalog.search(query, constraints, self.page_size, [])
+        category = constraints.get("category")
+        return sorted(found, key=lambda product: not is_a(product, category)) if category else found
+
+    def _relaxed(self, state: DialogueState, closest: list[ProductView], keep: Collection[str]) -> Turn:
+        """Drop one constraint at a time and say which one made the difference.
+
+        ``closest`` (products of another type than asked for, or none) is shown when no single
+        constraint makes the difference; the constraints in ``keep`` are never dropped.
+        """
         for slot in RELAX_ORDER:
-            if slot not in state.constraints:
+            if slot not in state.constraints or slot in keep:
                 continue
             looser = {name: value for name, value in state.constraints.items() if name != slot}
-            found = self.catalog.search(state.query, looser, self.page_size, [])
-            if found:
+            found = self._find(state.query, looser)
+            if fits(found, looser):
                 shown = replace(state, shown=[p.sku for p in found], seen=[p.sku for p in found], focus=None)
                 return Turn(
                     f"Nothing matches {describe(state.constraints)}; "
@@ -146,6 +159,13 @@ class DialogueManager:
                     found,
                     suggestions=_next_steps(found),
                 )
+        if closest:
+            return Turn(
+                f"I found no {describe(state.constraints)}; these are the closest matches.",
+                replace(state, shown=[p.sku for p in closest], seen=[p.sku for p in closest], focus=None),
+                closest,
+                suggestions=_next_steps(closest),
+            )
         return Turn(
             f"I could not find anything for {describe(state.constraints) or 'that'}. Try other words?",
             replace(state, shown=[], seen=[]),
@@ -328,6 +348,29 @@ def field_value(product: ProductView, name: str) -> Any:
         case _:
             value = attributes.get(name)
             return ", ".join(map(str, value)) if isinstance(value, list) else value
+
+
+def is_a(product: ProductView, category: str) -> bool:
+    """Whether ``product`` is of the type the shopper named: its head noun ("bed" of "children's
+    bed", "chest" of "chest of drawers") in its title, categories or type, plurals aside."""
+    words = category.lower().split()
+    if not words:
+        return True
+    head = words[words.index("of") - 1] if "of" in words[1:] else words[-1]
+    text = " ".join([product.title, *product.categories, str(product.attributes.get("type", ""))]).lower()
+    return singular(head) in text
+
+
+def fits(found: Sequence[ProductView], constraints: Mapping[str, Any]) -> bool:
+    """A page answers the request: not empty and, when a type was named, some product is of it."""
+    category = constraints.get("category")
+    return bool(found) and (not category or any(is_a(product, category) for product in found))
+
+
+def singular(word: str) -> str:
+    if word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
 def describe(constraints: Mapping[str, Any]) -> str:

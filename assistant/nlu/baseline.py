@@ -24,8 +24,8 @@ _INTENT_RULES: tuple[tuple[str, str], ...] = (
     ("similar", r"\b(similar|alternatives?|(more|anything|something|ones|products) like)\b"),
     (
         "product_question",
-        r"\b(how (much|wide|tall|big|deep|long|is)|made of|who makes|in stock|available|"
-        r"rated|reviews?|dimensions|describe|tell me more|what (size|brand|material|colou?rs?))\b",
+        r"\b(how (much|wide|tall|big|deep|long|is)|made of|who makes|in stock|available|rated|ratings?|"
+        r"reviews?|dimensions|describe|tell me (more|about)|what (size|brand|material|colou?rs?))\b",
     ),
     ("help", r"\b(help|what can you do|how does this work|what can i ask|how do i)\b"),
     ("goodbye", r"\b(bye|goodbye|see you|that's (all|it|everything)|good night|i'm done)\b"),
@@ -47,8 +47,8 @@ _REFERENCE = (
 )
 _SIZE = r"\b(\d+ ?(-| )?(seat|seater)s?|\d+ ?(x|by) ?\d+|(single|double|queen|king)( |-)?(size|bed)?)\b"
 _ATTRIBUTE = (
-    r"\b(how (much|wide|tall|big|deep|long)|made of|who makes|in stock|available|rated|reviews?|"
-    r"dimensions|describe|tell me more|size|brand|material|colou?rs?|cost|price)\b"
+    r"\b(how (much|wide|tall|big|deep|long)|made of|who makes|in stock|available|rated|ratings?|reviews?|"
+    r"dimensions|describe|tell me (more|about)|size|brand|material|colou?rs?|cost|price)\b"
 )
 
 

@@ -5,10 +5,16 @@ import statistics
 
 import pytest
 
+from assistant import parsing
+from assistant.dialogue.manager import SUGGESTIONS
 from assistant.models import Conversation, FeedbackEvent
+from assistant.nlu.frame import Frame
 from catalog.models import Product
 
 from .test_chat_consumer import connect
+
+# The positions the keyword parser reads as words.
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
 
 
 async def ask(communicator, text: str) -> dict:
@@ -22,6 +28,16 @@ async def prices(cards: list[dict]) -> list[float]:
     return [
         float(product.price) async for product in Product.objects.filter(sku__in=[c["sku"] for c in cards])
     ]
+
+
+async def attributes(skus: list[str]) -> dict[str, dict]:
+    """Each product's attributes from the database, by SKU."""
+    products = Product.objects.filter(sku__in=skus).prefetch_related("attribute_values__attribute")
+    return {product.sku: product.attribute_dict() async for product in products}
+
+
+async def stored_state() -> dict:
+    return (await Conversation.objects.aget()).state
 
 
 @pytest.mark.django_db(transaction=True)
@@ -109,3 +125,166 @@ async def test_the_cards_add_to_cart_button_fills_the_same_cart(indexed_catalog)
     more = await ask(communicator, "add the second one to my cart")
     await communicator.disconnect()
     assert more["state"]["cart"] == [shown[0]["sku"], shown[1]["sku"]]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_more_like_the_first_one_leaves_it_out_and_keeps_the_constraints(indexed_catalog):
+    communicator = await connect()
+    listed = [card["sku"] for card in (await ask(communicator, "grey sofa"))["products"]]
+    first = await Product.objects.aget(sku=listed[0])
+
+    similar = await ask(communicator, "show me more like the first one")
+    await communicator.disconnect()
+
+    assert similar["intent"] == "similar"
+    assert similar["text"] == f"Products like {first.title}:"
+    found = [card["sku"] for card in similar["products"]]
+    assert found
+    assert listed[0] not in found
+    found_attributes = await attributes(found)
+    assert len(found_attributes) == len(found)
+    assert all("grey" in attrs["color"] for attrs in found_attributes.values())
+    assert similar["state"]["color"] == ["grey"]
+    state = await stored_state()
+    assert (state["focus"], state["shown"]) == (listed[0], found)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_question_the_catalog_cannot_answer_says_so(indexed_catalog):
+    communicator = await connect()
+    listed = [card["sku"] for card in (await ask(communicator, "black headphones"))["products"]]
+    listed_attributes = await attributes(listed)
+    # A product with no width, depth, height or size (headphones, keyboards, phone cases...).
+    position = next(
+        i
+        for i, sku in enumerate(listed[: len(ORDINALS)])
+        if not {"width", "depth", "height", "size"} & set(listed_attributes[sku])
+    )
+    product = await Product.objects.aget(sku=listed[position])
+
+    answer = await ask(communicator, f"how wide is the {ORDINALS[position]} one")
+    await communicator.disconnect()
+
+    assert answer["intent"] == "product_question"
+    assert answer["slots"]["attribute"] == "dimensions"
+    assert answer["text"] == f"The catalog does not say the dimensions of {product.title}."
+    assert (await stored_state())["focus"] == product.sku
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_greet_help_and_goodbye_answer_and_keep_the_search(indexed_catalog):
+    communicator = await connect()
+    search = await ask(communicator, "grey sofa")
+    listed = [card["sku"] for card in search["products"]]
+
+    hello = await ask(communicator, "hello")
+    assert hello["intent"] == "greet"
+    assert hello["text"] == "Hello! Tell me what you are looking for."
+    assert hello["suggestions"] == ["grey sofa under 1000", "cheaper"]
+
+    helped = await ask(communicator, "what can you do")
+    assert helped["intent"] == "help"
+    assert "compare the first two" in helped["text"]
+    assert helped["suggestions"] == SUGGESTIONS
+
+    bye = await ask(communicator, "bye")
+    await communicator.disconnect()
+    assert bye["intent"] == "goodbye"
+    assert bye["text"] == "Thanks for visiting. Your cart is kept for this session."
+
+    for reply in (hello, helped, bye):
+        assert reply["products"] == []
+        assert reply["state"] == search["state"]  # the talk changed no constraint
+    state = await stored_state()
+    assert (state["query"], state["shown"], state["turns"]) == ("grey sofa", listed, 4)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_unsure_out_of_scope_message_is_searched_for(indexed_catalog):
+    # The keyword parser calls anything it cannot place out_of_scope with confidence 0.5,
+    # below the 0.8 at which the manager believes it; in a shop, looking is the better guess.
+    communicator = await connect()
+    reply = await ask(communicator, "is it going to rain tomorrow")
+    await communicator.disconnect()
+
+    assert reply["intent"] == "out_of_scope"  # the parser's guess, reported as it was
+    assert "I can only help" not in reply["text"]
+    assert reply["state"]["query"] == "is it going to rain tomorrow"
+    found = [card["sku"] for card in reply["products"]]
+    assert found
+    assert set(found) <= set(indexed_catalog)
+    assert (await stored_state())["shown"] == found
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_sure_out_of_scope_message_gets_suggestions_instead(indexed_catalog, monkeypatch):
+    # Only a trained parser is ever this sure; stand one in.
+    monkeypatch.setattr(parsing, "parse", lambda text: Frame("out_of_scope", 0.95, {}))
+    communicator = await connect()
+    reply = await ask(communicator, "tell me a joke")
+    await communicator.disconnect()
+
+    assert reply["text"] == "I can only help with products in this shop. Try one of these:"
+    assert reply["suggestions"] == SUGGESTIONS
+    assert reply["products"] == []
+    assert (await stored_state())["query"] == ""
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_vague_one_word_message_gets_a_clarifying_question(indexed_catalog):
+    communicator = await connect()
+    reply = await ask(communicator, "stuff")
+    await communicator.disconnect()
+
+    assert reply["text"] == "What kind of product are you looking for?"
+    assert reply["suggestions"] == SUGGESTIONS
+    assert reply["products"] == []
+    state = await stored_state()
+    assert (state["query"], state["shown"]) == ("", [])
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_low_confidence_frame_gets_a_question_not_a_guess(indexed_catalog, monkeypatch):
+    monkeypatch.setattr(parsing, "parse", lambda text: Frame("search", 0.3, {"category": "sofa"}))
+    communicator = await connect()
+    reply = await ask(communicator, "sofa-ish thing maybe")
+    await communicator.disconnect()
+
+    assert reply["text"] == "I am not sure what you mean. Did you want one of these?"
+    assert reply["suggestions"] == SUGGESTIONS
+    assert reply["products"] == []
+    assert (await stored_state())["query"] == ""
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_disliking_the_second_one_stores_a_dislike(indexed_catalog):
+    communicator = await connect()
+    listed = [card["sku"] for card in (await ask(communicator, "grey sofa"))["products"]]
+    second = await Product.objects.aget(sku=listed[1])
+
+    reply = await ask(communicator, "i don't like the second one")
+    await communicator.disconnect()
+
+    assert reply["intent"] == "feedback_negative"
+    assert reply["text"] == f"Noted, less like {second.title} from now on."
+    event = await FeedbackEvent.objects.select_related("product").aget()
+    assert (event.product.sku, event.action) == (second.sku, "dislike")
+    assert event.context == {"query": "grey sofa", "position": 2}
+    assert (await stored_state())["focus"] == second.sku
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_position_not_in_the_list_gets_asked_about(indexed_catalog):
+    communicator = await connect()
+    listed = [card["sku"] for card in (await ask(communicator, "grey sofa"))["products"]]
+    await ask(communicator, "how much is the first one")  # puts the first one in focus
+
+    reply = await ask(communicator, "how much is number 12")  # a page holds at most 10
+    await communicator.disconnect()
+
+    assert reply["slots"]["reference"] == [12]
+    assert reply["text"] == "Which product do you mean? Say for example “the first one”."
+    assert reply["suggestions"] == ["the first one", "the last one"]
+    assert reply["products"] == []
+    state = await stored_state()
+    assert (state["focus"], state["shown"]) == (listed[0], listed)  # not answered about the focus

@@ -4,6 +4,7 @@ refinement, relaxation and clarifying questions."""
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -250,6 +251,29 @@ def test_feedback_intents_record_events(shop):
     say(manager, state, "feedback_positive", "love the first one", reference=[1])
     say(manager, state, "feedback_negative", "the second is ugly", reference=[2])
     assert shop.events == [("S1", "like"), ("S2", "dislike")]
+
+
+def test_feedback_without_a_product_to_point_at_asks_which(shop):
+    turn = say(DialogueManager(shop), DialogueState(shown=["S1", "S2"]), "feedback_positive", "love it")
+    assert turn.text.startswith("Which product do you mean?")
+    assert shop.events == []
+
+
+def test_more_after_similar_pages_on_through_the_neighbours(shop):
+    manager = DialogueManager(shop, page_size=2)
+    first = say(manager, DialogueState(), "search", "bookcase", category="bookcase")
+    like_it = say(manager, replace(first.state, shown=["S1"]), "similar", "like the first", reference=[1])
+    assert skus(like_it) == ["S3", "S4"]
+    more = say(manager, like_it.state, "more")
+    assert skus(more) == ["S2"]  # the next sofa, not the bookcase search again
+
+
+def test_pricier_after_cheaper_lifts_the_old_ceiling(shop):
+    manager = DialogueManager(shop)
+    state = DialogueState(query="sofa", constraints={"category": "sofa", "price_max": 900.0}, shown=["S3"])
+    turn = say(manager, replace(state, focus="S1"), "refine", "more expensive", price_relative="higher")
+    assert "price_max" not in turn.state.constraints
+    assert skus(turn) == ["S4", "S2"]
 
 
 def test_a_reference_outside_the_list_asks_which_product(shop):

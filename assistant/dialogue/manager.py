@@ -105,7 +105,10 @@ class DialogueManager:
     def _on_more(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
         if not state.query:
             return self._clarify(state, "More of what? Tell me what you are looking for.")
-        found = self.catalog.search(state.query, state.constraints, self.page_size, state.seen)
+        if state.similar_to:
+            found = self.catalog.similar(state.similar_to, state.constraints, self.page_size, state.seen)
+        else:
+            found = self.catalog.search(state.query, state.constraints, self.page_size, state.seen)
         if not found:
             return Turn("That was everything that matches. Want to loosen a constraint?", state)
         state = replace(state, shown=[p.sku for p in found], seen=[*state.seen, *(p.sku for p in found)])
@@ -118,7 +121,8 @@ class DialogueManager:
         found = self.catalog.similar(sku, state.constraints, self.page_size, [sku])
         product = self.catalog.get(sku)
         name = product.title if product else sku
-        state = replace(state, focus=sku, shown=[p.sku for p in found], seen=[p.sku for p in found])
+        shown = [p.sku for p in found]
+        state = replace(state, focus=sku, similar_to=sku, shown=shown, seen=[sku, *shown])
         if not found:
             return Turn(f"I found nothing else like {name} under your constraints.", state)
         return Turn(f"Products like {name}:", state, found)
@@ -126,7 +130,7 @@ class DialogueManager:
     def _search(self, state: DialogueState, note: str = "", keep: Collection[str] = ()) -> Turn:
         found = self._find(state.query, state.constraints)
         if fits(found, state.constraints):
-            state = replace(state, shown=[p.sku for p in found], seen=[p.sku for p in found], focus=None)
+            state = fresh_list(state, found)
             opening = _vary(state.turns, ("Here are {n} options", "I found {n}", "{n} that fit"))
             return Turn(
                 f"{opening.format(n=len(found))}{note}.", state, found, suggestions=_next_steps(found)
@@ -151,7 +155,7 @@ class DialogueManager:
             looser = {name: value for name, value in state.constraints.items() if name != slot}
             found = self._find(state.query, looser)
             if fits(found, looser):
-                shown = replace(state, shown=[p.sku for p in found], seen=[p.sku for p in found], focus=None)
+                shown = fresh_list(state, found)
                 return Turn(
                     f"Nothing matches {describe(state.constraints)}; "
                     f"here are the closest, {_relaxation(slot, state.constraints[slot], found)}.",
@@ -162,13 +166,13 @@ class DialogueManager:
         if closest:
             return Turn(
                 f"I found no {describe(state.constraints)}; these are the closest matches.",
-                replace(state, shown=[p.sku for p in closest], seen=[p.sku for p in closest], focus=None),
+                fresh_list(state, closest),
                 closest,
                 suggestions=_next_steps(closest),
             )
         return Turn(
             f"I could not find anything for {describe(state.constraints) or 'that'}. Try other words?",
-            replace(state, shown=[], seen=[]),
+            fresh_list(state, []),
             suggestions=SUGGESTIONS[:2],
         )
 
@@ -232,7 +236,7 @@ class DialogueManager:
         sku = self._referenced(slots, state)
         product = self.catalog.get(sku) if sku else None
         if product is None:
-            return Turn("Thanks for telling me.", state, suggestions=SUGGESTIONS[:2])
+            return self._which(state)
         self.catalog.feedback(product.sku, action)
         return Turn(reply.format(title=product.title), replace(state, focus=product.sku))
 
@@ -290,13 +294,20 @@ class DialogueManager:
         return Turn(question, state, products=[], suggestions=["the first one", "the last one"])
 
 
+def fresh_list(state: DialogueState, found: Sequence[ProductView]) -> DialogueState:
+    """The state once ``found`` is shown as the first page of a search."""
+    skus = [product.sku for product in found]
+    return replace(state, shown=skus, seen=skus, focus=None, similar_to=None)
+
+
 def merged(
     constraints: Mapping[str, Any], slots: Mapping[str, Any], prices_shown: Sequence[float]
 ) -> tuple[dict[str, Any], str]:
     """A refinement applied to active constraints, and the phrase naming a new price bound.
 
     New values override a slot; exclusions add up and take the value out of the wanted list;
-    ``price_relative`` moves the bound past the focused product or the median shown price.
+    ``price_relative`` moves the bound past the focused product or the median shown price and
+    lifts the opposite bound: after "cheaper", "more expensive" must not stay under the old ceiling.
     """
     result = dict(constraints)
     for slot, value in slots.items():
@@ -317,11 +328,11 @@ def merged(
         reference = statistics.median(prices_shown)
         if direction == "lower":
             result["price_max"] = round(reference * 0.999, 2)
-            if result.get("price_min", 0) >= result["price_max"]:
-                result.pop("price_min")
+            result.pop("price_min", None)
             note = f" under {reference:,.0f}"
         else:
             result["price_min"] = round(reference * 1.001, 2)
+            result.pop("price_max", None)
             note = f" over {reference:,.0f}"
     return result, note
 

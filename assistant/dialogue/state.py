@@ -35,6 +35,8 @@ class DialogueState:
     """Every SKU shown for the current search, so that "more" pages on."""
     focus: str | None = None
     """The product "it" and "that one" mean."""
+    similar_to: str | None = None
+    """The product the list shows neighbours of, so that "more" pages on through them."""
     cart: list[str] = field(default_factory=list)
     turns: int = 0
 

@@ -178,22 +178,23 @@ class ShopCatalog:
     def similar(
         self, sku: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]
     ) -> list[ProductView]:
-        product = self.get(sku)
+        product = next(iter(self.products([sku])), None)
         if product is None:
             return []
         return self.search(f"{product.title}. {product.description}", constraints, k, [*skip, sku])
 
-    def get(self, sku: str) -> ProductView | None:
-        product = (
+    def products(self, skus: Sequence[str]) -> list[ProductView]:
+        found = (
             Product.objects.active()
             .select_related("brand")
             .prefetch_related("categories", "attribute_values__attribute")
-            .filter(sku=sku)
-            .first()
+            .in_bulk(skus, field_name="sku")
         )
-        if product is None:
-            return None
-        return self._view(product, self.cards[sku]["explanation"] if sku in self.cards else "")
+        return [
+            self._view(found[sku], self.cards[sku]["explanation"] if sku in self.cards else "")
+            for sku in skus
+            if sku in found
+        ]
 
     def feedback(self, sku: str, action: str) -> None:
         record_feedback(self.session_key, sku, action)

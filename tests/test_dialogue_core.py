@@ -51,8 +51,8 @@ class Shop:
         category = self.by_sku[sku].attributes["category"]
         return [p for p in self.search("", {**constraints, "category": category}, k, skip)]
 
-    def get(self, sku: str) -> ProductView | None:
-        return self.by_sku.get(sku)
+    def products(self, skus: Sequence[str]) -> list[ProductView]:
+        return [self.by_sku[sku] for sku in skus if sku in self.by_sku]
 
     def feedback(self, sku: str, action: str) -> None:
         self.events.append((sku, action))

@@ -52,7 +52,9 @@ class Catalog(Protocol):
         self, sku: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]
     ) -> list[ProductView]: ...
 
-    def get(self, sku: str) -> ProductView | None: ...
+    def products(self, skus: Sequence[str]) -> list[ProductView]:
+        """The products with these SKUs in the order given; unknown or inactive ones left out."""
+        ...
 
     def feedback(self, sku: str, action: str) -> None: ...
 
@@ -119,7 +121,7 @@ class DialogueManager:
         if sku is None:
             return self._which(state)
         found = self.catalog.similar(sku, state.constraints, self.page_size, [sku])
-        product = self.catalog.get(sku)
+        product = self._get(sku)
         name = product.title if product else sku
         shown = [p.sku for p in found]
         state = replace(state, focus=sku, similar_to=sku, shown=shown, seen=[sku, *shown])
@@ -177,16 +179,16 @@ class DialogueManager:
         )
 
     def _prices_shown(self, state: DialogueState) -> list[float]:
-        focus = self.catalog.get(state.focus) if state.focus else None
+        focus = self._get(state.focus) if state.focus else None
         if focus is not None:
             return [focus.price]
-        return [product.price for sku in state.shown if (product := self.catalog.get(sku))]
+        return [product.price for product in self.catalog.products(state.shown)]
 
     # ------------------------------------------------------------------ products in the list
 
     def _on_compare(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
         skus = [sku for sku in self._positions(slots.get("reference") or [1, 2], state) if sku]
-        products = [product for sku in skus if (product := self.catalog.get(sku))]
+        products = self.catalog.products(skus)
         if len(products) < 2:
             return self._which(
                 state, "Which two should I compare? Say for example “the first and the third”."
@@ -204,7 +206,7 @@ class DialogueManager:
 
     def _on_product_question(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
         sku = self._referenced(slots, state)
-        product = self.catalog.get(sku) if sku else None
+        product = self._get(sku) if sku else None
         if product is None:
             return self._which(state)
         attribute = slots.get("attribute", "description")
@@ -216,7 +218,7 @@ class DialogueManager:
 
     def _on_add_to_cart(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
         sku = self._referenced(slots, state)
-        product = self.catalog.get(sku) if sku else None
+        product = self._get(sku) if sku else None
         if product is None:
             return self._which(state, "Which one should I add? Say for example “the second one”.")
         self.catalog.feedback(product.sku, "add_to_cart")
@@ -234,11 +236,15 @@ class DialogueManager:
 
     def _feedback(self, slots: Mapping[str, Any], state: DialogueState, action: str, reply: str) -> Turn:
         sku = self._referenced(slots, state)
-        product = self.catalog.get(sku) if sku else None
+        product = self._get(sku) if sku else None
         if product is None:
             return self._which(state)
         self.catalog.feedback(product.sku, action)
         return Turn(reply.format(title=product.title), replace(state, focus=product.sku))
+
+    def _get(self, sku: str) -> ProductView | None:
+        found = self.catalog.products([sku])
+        return found[0] if found else None
 
     def _referenced(self, slots: Mapping[str, Any], state: DialogueState) -> str | None:
         """The product a reference names ("the second one"), else the one in focus, else a lone result."""

@@ -98,6 +98,8 @@ def _longest_phrases(text: str, phrases: dict[str, str]) -> list[str]:
     """Canonical values of the phrases in ``text``, longest phrase first wins its words."""
     found: list[tuple[int, str]] = []
     for phrase in sorted(phrases, key=len, reverse=True):
+        if phrase not in text:  # a substring test first: compiling a pattern per phrase is slow
+            continue
         for match in re.finditer(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text):
             found.append((match.start(), phrases[phrase]))
             text = text[: match.start()] + " " * len(phrase) + text[match.end() :]

@@ -118,6 +118,8 @@ def _find_terms(
     found: list[tuple[int, str, bool]] = []
     # Longest first, so that "stainless steel" wins over "steel".
     for term in sorted(lookup, key=len, reverse=True):
+        if term not in text:  # a substring test first: compiling a pattern per term is slow
+            continue
         for match in re.finditer(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text):
             before = text[: match.start()]
             if skip_after_for and re.search(r"\b(?:for|with|fits)\s+(?:the\s+|an?\s+)?$", before):

@@ -208,7 +208,9 @@
     for (const s of suggestions) {
       const b = el('button', 'suggestion', s);
       b.type = 'button';
-      b.addEventListener('click', () => sendMessage(s));
+      // The reply replaces the chips; like the Send button, a chip hands focus back to the input
+      // so that keyboard focus does not fall to <body>.
+      b.addEventListener('click', () => { if (sendMessage(s)) input.focus(); });
       box.append(b);
     }
     return box;

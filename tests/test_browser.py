@@ -1,11 +1,16 @@
 """The chat page in headless Debian Chromium, against a real Daphne."""
 
+import json
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from assistant.models import FeedbackEvent
+from assistant.models import Conversation, FeedbackEvent
+from catalog.importers import read_catalog
+from catalog.indexing import build_index
+from catalog.models import Product
+from catalog.services import import_rows
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
@@ -80,3 +85,241 @@ def test_a_whole_conversation_search_refine_compare_question_cart_like(
     assert errors == []
     events = list(FeedbackEvent.objects.order_by("pk").values_list("product__sku", "action"))
     assert events == [(listed[0], "add_to_cart"), (liked_sku, "like")]
+
+
+def launch(playwright, chromium_path: Path):
+    return playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_FLAGS)
+
+
+def focus_matches(page, selector: str) -> bool:
+    return page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector)
+
+
+def press_until_focused(page, key: str, selector: str, limit: int = 60) -> bool:
+    """Press ``key`` (Tab or Shift+Tab) until the focused element matches ``selector``."""
+    for _ in range(limit):
+        if focus_matches(page, selector):
+            return True
+        page.keyboard.press(key)
+    return focus_matches(page, selector)
+
+
+HOSTILE_SKU = "HOSTILE-0001"
+HOSTILE_TITLE = 'Zorblax sofa <img src=x onerror="window.__pwned=1"> <b>bold</b> grey'
+HOSTILE_ROW = {
+    "sku": HOSTILE_SKU,
+    "title": HOSTILE_TITLE,
+    "description": (
+        'A grey zorblax sofa. <script>window.__pwned=2</script><img src=x onerror="window.__pwned=3">'
+    ),
+    "brand": '<b>bold</b><img src=x onerror="window.__pwned=4">',
+    "categories": ["Furniture > Sofas"],
+    "price": 499.0,
+    "currency": "USD",
+    "attributes": {"type": "sofa", "color": ["grey"]},
+    # A path the importer accepts; an attribute built by string concatenation would run its handler.
+    "image_url": '/missing.png" onerror="window.__pwned=5',
+    "url": "https://demo.aisle.example/p/HOSTILE-0001",
+    "rating": 4.0,
+    "stock": 3,
+}
+
+
+@pytest.fixture
+def hostile_catalog(small_catalog: list[str], tmp_path: Path) -> str:
+    """The small catalog plus one product whose text is HTML, imported and indexed like any other."""
+    path = tmp_path / "hostile.jsonl"
+    path.write_text(json.dumps(HOSTILE_ROW) + "\n", encoding="utf-8")
+    summary = import_rows(read_catalog(path, "jsonl"))
+    assert summary.created == 1, summary.rejected
+    build_index()
+    return HOSTILE_SKU
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_catalog_html_is_shown_as_text_and_never_runs(hostile_catalog, daphne_server, chromium_path):
+    stored_title = Product.objects.get(sku=hostile_catalog).title  # the ORM is not for Playwright's loop
+    with sync_playwright() as playwright:
+        browser = launch(playwright, chromium_path)
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(daphne_server + "/")
+        expect(page.locator("#connection-status")).to_have_text("Connected", timeout=15_000)
+
+        say(page, "grey zorblax sofa")
+        card = page.locator(f'.msg.assistant .product-card[data-sku="{hostile_catalog}"]').first
+        expect(card).to_be_visible()
+        # Give an injected handler time to run before looking for its mark.
+        page.wait_for_timeout(500)
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        messages = page.locator("#messages")
+        assert messages.locator('img[src="x"]').count() == 0
+        assert messages.locator("b, script").count() == 0
+        assert messages.locator("[onerror]").count() == 0
+        expect(card.locator(".title")).to_have_text(stored_title)
+        assert '<img src=x onerror="window.__pwned=1">' in card.locator(".title").inner_text()
+        expect(card.locator(".brand")).to_have_text(HOSTILE_ROW["brand"])
+        # The image URL is set as a property: it 404s and the card falls back to its placeholder.
+        expect(card.locator(".thumb .placeholder")).to_have_text("Z")
+        browser.close()
+    assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_chat_works_from_the_keyboard_alone(indexed_catalog, daphne_server, chromium_path):
+    with sync_playwright() as playwright:
+        browser = launch(playwright, chromium_path)
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(daphne_server + "/")
+        expect(page.locator("#connection-status")).to_have_text("Connected", timeout=15_000)
+
+        assert press_until_focused(page, "Tab", "#chat-input", limit=10), "Tab never reached the input"
+        page.keyboard.type("grey sofa")
+        page.keyboard.press("Enter")
+        expect(page.locator(".msg.user")).to_have_text(["grey sofa"])
+        expect(page.locator(".msg.assistant .product-card").first).to_be_visible(timeout=30_000)
+        expect(page.locator("#chat-input")).to_be_focused()
+        expect(page.locator("#chat-input")).to_have_value("")
+
+        # The reply's suggestion chips sit just before the composer in tab order.
+        assert press_until_focused(page, "Shift+Tab", "button.suggestion", limit=5), "no chip reachable"
+        chip = page.evaluate("document.activeElement.textContent")
+        page.keyboard.press("Enter")
+        expect(page.locator(".msg.user")).to_have_text(["grey sofa", chip])
+        expect(page.locator(".msg.assistant")).to_have_count(2, timeout=30_000)
+        # The chips are replaced by the reply's, so keyboard focus must not fall back to <body>.
+        expect(page.locator("#chat-input")).to_be_focused()
+
+        assert press_until_focused(page, "Shift+Tab", ".product-card button.like"), "no Like reachable"
+        liked = page.evaluate("document.activeElement.closest('.product-card').dataset.sku")
+        focused_like = page.locator(".product-card button.like:focus")
+        expect(focused_like).to_have_attribute("aria-pressed", "false")
+        page.keyboard.press("Enter")
+        expect(focused_like).to_have_attribute("aria-pressed", "true", timeout=10_000)
+        browser.close()
+    assert errors == []
+    assert list(FeedbackEvent.objects.values_list("product__sku", "action")) == [(liked, "like")]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_dropped_socket_reconnects_with_back_off_and_replays_history(
+    indexed_catalog, daphne_server, chromium_path
+):
+    with sync_playwright() as playwright:
+        browser = launch(playwright, chromium_path)
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        sockets: list = []  # the page side of each connection the page opened
+        frames: list[str] = []  # the type of each frame the server sent, in order
+        refuse = {"next": 0}  # how many of the next connection attempts to fail
+
+        def route(ws) -> None:
+            sockets.append(ws)
+            if refuse["next"]:
+                refuse["next"] -= 1
+                ws.close()  # closed before it opened: a failed attempt, as the page sees it
+                return
+            server = ws.connect_to_server()
+
+            def forward(message) -> None:
+                frames.append(json.loads(message)["type"])
+                ws.send(message)
+
+            server.on_message(forward)
+
+        page.route_web_socket("**/ws/chat/", route)
+        page.goto(daphne_server + "/")
+        status = page.locator("#connection-status")
+        expect(status).to_have_text("Connected", timeout=15_000)
+
+        say(page, "grey sofa")
+        first = page.locator(".msg.assistant .product-card").first
+        in_cart = first.get_attribute("data-sku")
+        first.locator("button.add_to_cart").click()
+        expect(page.locator("#cart-count")).to_have_text("1", timeout=10_000)
+        assert frames == ["reply", "ack"]
+        page.locator("#messages .msg").first.evaluate("node => { node.dataset.beforeDrop = 'yes'; }")
+
+        refuse["next"] = 1
+        sockets[0].close()
+        expect(status).to_have_text("Reconnecting in 1s\u2026")
+        expect(page.locator("#chat-form button[type=submit]")).to_be_disabled()
+        # The first attempt fails, so the wait doubles.
+        expect(status).to_have_text("Reconnecting in 2s\u2026", timeout=5_000)
+        expect(status).to_have_text("Connected", timeout=15_000)
+        assert len(sockets) == 3
+        expect(page.locator("#chat-form button[type=submit]")).to_be_enabled()
+        # The history frame re-rendered the conversation: same messages, new nodes.
+        assert frames[2:] == ["history"]
+        expect(page.locator("#messages [data-before-drop]")).to_have_count(0)
+        expect(page.locator(".msg.user")).to_have_text(["grey sofa"])
+        expect(page.locator(".msg.assistant .product-card").first).to_have_attribute("data-sku", in_cart)
+        expect(page.locator("#cart-count")).to_have_text("1")
+
+        say(page, "cheaper")
+        expect(page.locator(".msg.assistant").last).to_contain_text("under")
+
+        page.reload()
+        expect(status).to_have_text("Connected", timeout=15_000)
+        expect(page.locator("#cart-count")).to_have_text("1")
+        expect(page.locator(".msg.user")).to_have_text(["grey sofa", "cheaper"])
+        expect(page.locator(".msg.assistant")).to_have_count(2)
+        browser.close()
+    assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_page_renders_the_cart_count_of_the_sessions_conversation(
+    indexed_catalog, daphne_server, chromium_path
+):
+    with sync_playwright() as playwright:
+        browser = launch(playwright, chromium_path)
+        page = browser.new_page()
+        page.goto(daphne_server + "/")
+        expect(page.locator("#connection-status")).to_have_text("Connected", timeout=15_000)
+        say(page, "grey sofa")
+        say(page, "add the first one to my cart")
+        expect(page.locator("#cart-count")).to_have_text("1")
+        cookie = next(c for c in page.context.cookies() if c["name"] == "sessionid")
+        # Served HTML, before any script or socket runs.
+        html = page.request.get(daphne_server + "/").text()
+        browser.close()
+    assert '<span id="cart-count">1</span>' in html
+    state = Conversation.objects.get(session_key=cookie["value"]).state
+    assert len(state["cart"]) == 1
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_session_cookie_is_replaced_so_the_conversation_survives_a_reload(
+    indexed_catalog, daphne_server, chromium_path
+):
+    with sync_playwright() as playwright:
+        browser = launch(playwright, chromium_path)
+        context = browser.new_context()
+        stale = "x" * 32  # a well-formed key that names no stored session (expired or flushed)
+        context.add_cookies([{"name": "sessionid", "value": stale, "url": daphne_server}])
+        page = context.new_page()
+        page.goto(daphne_server + "/")
+        expect(page.locator("#connection-status")).to_have_text("Connected", timeout=15_000)
+        say(page, "grey sofa")
+        page.reload()
+        expect(page.locator("#connection-status")).to_have_text("Connected", timeout=15_000)
+        expect(page.locator(".msg.user")).to_have_text(["grey sofa"])
+        cookie = next(c for c in context.cookies() if c["name"] == "sessionid")
+        browser.close()
+    assert cookie["value"] != stale
+    assert Conversation.objects.filter(session_key=cookie["value"]).exists()

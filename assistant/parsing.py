@@ -20,7 +20,7 @@ from catalog.retrieval.encoder import resolve_device
 from .models import ParserExample, TrainingJob
 from .nlu.baseline import KeywordParser
 from .nlu.evaluation import evaluate, load_labelled
-from .nlu.frame import Frame
+from .nlu.frame import Frame, with_rule_slots
 from .nlu.generate import generate_examples, tag_labelled
 from .nlu.parser import LiveParser, Parser, ParserStore
 from .nlu.training import TrainingConfig, train
@@ -51,10 +51,13 @@ def parse(text: str) -> Frame:
 
 
 def parse_many(texts: list[str]) -> list[Frame]:
+    """Frames of ``texts``; the model's get the hard slots the keyword rules read and it missed."""
+    rules = _keyword_parser(_vocabulary_stamp())
     parser = active_parser()
-    if parser is not None:
-        return parser.parse_batch(texts)
-    return _keyword_parser(_vocabulary_stamp()).parse_batch(texts)
+    if parser is None:
+        return rules.parse_batch(texts)
+    frames = parser.parse_batch(texts)
+    return [with_rule_slots(frame, rules.parse(text)) for frame, text in zip(frames, texts, strict=True)]
 
 
 def _vocabulary_stamp() -> tuple[int, Any]:

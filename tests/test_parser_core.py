@@ -26,6 +26,7 @@ from assistant.nlu.frame import (
     Frame,
     Span,
     spans_from_tags,
+    with_rule_slots,
 )
 from assistant.nlu.generate import INTENT_WEIGHTS, Example, generate_examples, tagged
 from assistant.nlu.model import IGNORED, MAX_TOKENS, load_tokenizer, tag_labels, tokenize
@@ -1241,3 +1242,13 @@ def test_a_failed_staging_leaves_nothing_behind(tmp_path):
     assert store.versions() == []
     assert store.active_version() is None
     assert LiveParser(store).get() is None
+
+
+def test_rule_slots_fill_in_hard_slots_the_model_missed_for_searches_only():
+    rules = Frame("search", 1.0, {"brand": ["apple"], "price_max": 50.0, "category": "iphone"})
+    model = Frame("search", 0.9, {"category": "apple iphone", "price_max": 40.0})
+    merged = with_rule_slots(model, rules)
+    assert merged.slots == {"category": "apple iphone", "price_max": 40.0, "brand": ["apple"]}
+    assert merged.confidence == 0.9
+    question = Frame("product_question", 0.9, {"attribute": "price"})
+    assert with_rule_slots(question, rules) is question

@@ -54,6 +54,28 @@ class Frame:
         return {"intent": self.intent, "confidence": round(self.confidence, 4), "slots": self.slots}
 
 
+HARD_SLOTS = (
+    *NUMBER_SLOTS,
+    "brand",
+    "color",
+    "material",
+    "exclude_brand",
+    "exclude_color",
+    "exclude_material",
+)
+"""The slots that become hard filters: the keyword rules find these reliably."""
+
+
+def with_rule_slots(frame: Frame, rules: Frame) -> Frame:
+    """``frame`` plus the hard slots the keyword rules read and the model missed, for a search or a
+    refinement: a brand or a budget the model did not tag still filters, instead of being lost."""
+    if frame.intent not in ("search", "refine"):
+        return frame
+    unread = rules.slots.keys() - frame.slots.keys()
+    missing = {slot: rules.slots[slot] for slot in HARD_SLOTS if slot in unread}
+    return Frame(frame.intent, frame.confidence, {**frame.slots, **missing}) if missing else frame
+
+
 @dataclass(frozen=True)
 class Span:
     """Consecutive words tagged with one slot label."""

@@ -292,10 +292,28 @@ def test_low_confidence_asks_instead_of_guessing(shop):
     assert turn.suggestions
 
 
+def test_an_unsure_search_with_a_budget_acts_on_it(shop):
+    turn = say(
+        DialogueManager(shop), DialogueState(), "search", "prepaid sofa under 700",
+        confidence=0.3, category="sofa", price_max=700,
+    )  # fmt: skip
+    assert skus(turn) == ["S3"]
+
+
 def test_a_vague_request_gets_one_clarifying_question(shop):
-    turn = say(DialogueManager(shop), DialogueState(), "search", "stuff")
+    manager = DialogueManager(shop)
+    turn = say(manager, DialogueState(), "search", "stuff")
     assert turn.products == []
     assert turn.text.endswith("?")
+    after_a_list = say(manager, DialogueState(query="sofa", shown=["S1"]), "search", "stuff")
+    assert after_a_list.products == []
+    assert after_a_list.state.shown == ["S1"]
+
+
+def test_a_lone_product_type_the_parser_did_not_tag_is_searched():
+    turn = say(DialogueManager(TypeBlindShop()), DialogueState(), "search", "Bookcases?")
+    assert skus(turn)[0] == "B1"
+    assert turn.state.constraints == {"category": "bookcases"}
 
 
 def test_an_unsure_out_of_scope_is_searched_for(shop):

@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from assistant.nlu.frame import Frame
+from assistant.nlu.frame import HARD_SLOTS, Frame
 
 from .state import CONSTRAINT_SLOTS, DialogueState
 
@@ -81,7 +81,7 @@ class DialogueManager:
         state = replace(state, turns=state.turns + 1)
         if frame.intent == "out_of_scope" and frame.confidence < OUT_OF_SCOPE_SURE:
             frame = Frame("search", frame.confidence, frame.slots)
-        if frame.confidence < CONFIDENCE_FLOOR and frame.intent not in SMALL_TALK:
+        if frame.confidence < CONFIDENCE_FLOOR and frame.intent not in SMALL_TALK and not _concrete(frame):
             return self._clarify(state)
         handler = getattr(self, f"_on_{frame.intent}", self._on_out_of_scope)
         return handler(text, frame.slots, state)
@@ -90,11 +90,15 @@ class DialogueManager:
 
     def _on_search(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
         constraints = {slot: value for slot, value in slots.items() if slot in CONSTRAINT_SLOTS}
-        if not constraints and len(text.split()) < 2 and not state.shown:
+        fresh = DialogueState(query=text, constraints=constraints, cart=state.cart, turns=state.turns)
+        if constraints or len(text.split()) > 1:
+            return self._search(fresh)
+        # One word and no slot: a product type the parser did not tag ("table"), or too vague ("stuff").
+        typed = {"category": text.strip(" ?!.").lower()}
+        found = self._find(text, typed)
+        if not fits(found, typed):
             return self._clarify(state, "What kind of product are you looking for?")
-        return self._search(
-            DialogueState(query=text, constraints=constraints, cart=state.cart, turns=state.turns)
-        )
+        return self._show(replace(fresh, constraints=typed), found)
 
     def _on_refine(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
         if not state.query:
@@ -132,12 +136,17 @@ class DialogueManager:
     def _search(self, state: DialogueState, note: str = "", keep: Collection[str] = ()) -> Turn:
         found = self._find(state.query, state.constraints)
         if fits(found, state.constraints):
-            state = fresh_list(state, found)
-            opening = _vary(state.turns, ("Here are {n} options", "I found {n}", "{n} that fit"))
-            return Turn(
-                f"{opening.format(n=len(found))}{note}.", state, found, suggestions=_next_steps(found)
-            )
+            return self._show(state, found, note)
         return self._relaxed(state, found, keep)
+
+    def _show(self, state: DialogueState, found: list[ProductView], note: str = "") -> Turn:
+        opening = _vary(state.turns, ("Here are {n} options", "I found {n}", "{n} that fit"))
+        return Turn(
+            f"{opening.format(n=len(found))}{note}.",
+            fresh_list(state, found),
+            found,
+            suggestions=_next_steps(found),
+        )
 
     def _find(self, query: str, constraints: Mapping[str, Any]) -> list[ProductView]:
         """A page of products, those of the asked-for type first (the type is not a hard filter)."""
@@ -414,6 +423,12 @@ def _relaxation(slot: str, value: Any, found: Sequence[ProductView]) -> str:
         return f"up to {max(p.price for p in found):,.0f}"
     shown = ", ".join(value) if isinstance(value, list) else str(value)
     return f"without “{shown}”"
+
+
+def _concrete(frame: Frame) -> bool:
+    """A search or refinement with a hard constraint (a budget, a brand, a colour...): acting on it
+    beats asking, however unsure the parser is of the intent."""
+    return frame.intent in ("search", "refine") and any(slot in HARD_SLOTS for slot in frame.slots)
 
 
 def _next_steps(found: Sequence[ProductView]) -> list[str]:

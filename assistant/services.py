@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 
 from catalog.models import Product
 from catalog.retrieval.filters import Constraints
@@ -144,15 +145,17 @@ def ranked_products(
     query_vector = encode_query(query)
     if ranker is None:
         hits = search(query, constraints, k, query_vector=query_vector)
-        return [(hit.product, explain(hit, constraints)) for hit in hits], RETRIEVAL_ORDER
-    hits = search(query, constraints, k * settings.AISLE_RANKING_POOL, query_vector=query_vector)
-    context = ranking.context_for(query_vector, constraints.as_dict(), session_key, user, choices)
-    by_id = {hit.product.pk: hit for hit in hits}
-    ranked = ranking.rank(ranker, list(by_id), [hit.score for hit in hits], context, k)
-    return [
-        (by_id[item.product_id].product, explain(by_id[item.product_id], constraints, item.explanation))
-        for item in ranked
-    ], ranker
+        shown = [(hit, "") for hit in hits]
+    else:
+        hits = search(query, constraints, k * settings.AISLE_RANKING_POOL, query_vector=query_vector)
+        context = ranking.context_for(query_vector, constraints.as_dict(), session_key, user, choices)
+        by_id = {hit.product.pk: hit for hit in hits}
+        ranked = ranking.rank(ranker, list(by_id), [hit.score for hit in hits], context, k)
+        shown = [(by_id[item.product_id], item.explanation) for item in ranked]
+    # Only the products shown need their categories and attributes (the pool is k times bigger).
+    prefetch_related_objects([hit.product for hit, _ in shown], "categories", "attribute_values__attribute")
+    found = [(hit.product, explain(hit, constraints, because)) for hit, because in shown]
+    return found, ranker or RETRIEVAL_ORDER
 
 
 class ShopCatalog:

@@ -139,6 +139,8 @@ class Product(models.Model):
         indexes = [
             models.Index(fields=["price"]),
             models.Index(fields=["is_active", "index_stale"]),
+            # The parser's vocabulary is rebuilt when the latest change moves: read once per message.
+            models.Index(fields=["updated_at"], name="catalog_product_updated"),
         ]
 
     def __str__(self) -> str:
@@ -168,6 +170,8 @@ class ProductAttributeValue(models.Model):
         indexes = [
             models.Index(fields=["attribute", "value_text"]),
             models.Index(fields=["attribute", "value_number"]),
+            # The search filters ask "has this product a colour in ..." per candidate.
+            models.Index(fields=["product", "attribute"], name="catalog_pav_product_attr"),
         ]
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ a product edited or deactivated after the index version was built can never
 break one, and it loads the products to show.
 """
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,12 +17,14 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from .indexing import live_index
 from .models import Brand, Category, Product, ProductAttributeValue
-from .retrieval.encoder import get_encoder
+from .retrieval.encoder import Encoder, get_encoder
 from .retrieval.filters import NO_CONSTRAINTS, Constraints, normalise_key
 from .retrieval.retriever import Hit, Retriever
 
 # How many more candidates to fetch when the database turns some down.
 RETRY_FACTOR = 3
+# Query texts whose vectors are kept, per process.
+QUERY_VECTORS_CACHED = 1024
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,17 @@ class SearchHit:
 def encode_query(query_text: str) -> np.ndarray | None:
     """The query's unit vector from the live encoder, or ``None`` before the first ``build_index``."""
     current = retriever()
-    return current.encoder.encode([query_text])[0] if current is not None and query_text.strip() else None
+    if current is None or not query_text.strip():
+        return None
+    return _query_vector(current.encoder, query_text)
+
+
+@functools.lru_cache(maxsize=QUERY_VECTORS_CACHED)
+def _query_vector(encoder: Encoder, query_text: str) -> np.ndarray:
+    # A conversation's "cheaper" and "more" search its query again; encoding is most of a turn.
+    vector = encoder.encode([query_text])[0]
+    vector.flags.writeable = False
+    return vector
 
 
 def retriever() -> Retriever | None:
@@ -84,11 +97,7 @@ def search(
 
 def matching_products(constraints: Constraints) -> QuerySet[Product]:
     """Active products meeting ``constraints``, decided by the database (the filters' reference)."""
-    products = (
-        Product.objects.active()
-        .select_related("brand")
-        .prefetch_related("categories", "attribute_values__attribute")
-    )
+    products = Product.objects.active().select_related("brand")
     if constraints.price_min is not None:
         products = products.filter(price__gte=constraints.price_min)
     if constraints.price_max is not None:

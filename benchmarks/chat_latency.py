@@ -5,8 +5,9 @@ imported, the index built, the parser if asked for), starts Daphne on it with
 ``DEBUG`` off, and replays the utterances of ``data/dialogues.json``: one
 WebSocket connection (a new shopper session) per dialogue, each message timed
 from sending it to receiving its reply, so a turn is parse + dialogue +
-retrieve + rank + reply + storing both messages. Round 0 warms up and is not
-counted. Prints one JSON line.
+retrieve + rank + reply + storing both messages. Each round starts a fresh
+Daphne (no query vector cached from an earlier round) and warms it up with a
+few utterances that are not in the scripts. Prints one JSON line.
 
     python benchmarks/chat_latency.py --rounds 3
 """
@@ -33,6 +34,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.dialogue_scripts import add_setup_arguments, load_dialogues, prepare, require_catalogs  # noqa: E402
+
+WARM_UP = ["hello", "black office chair under 300", "cheaper", "how much is the first one"]
+"""Loads the models and fills the kernels' caches; none of these texts is in the scripts."""
 
 
 def free_port() -> int:
@@ -85,7 +89,7 @@ def milliseconds(samples: list[float]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_setup_arguments(parser)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="each on a freshly started server")
     args = parser.parse_args()
     require_catalogs(args.data)
     args.data_dir.mkdir(parents=True, exist_ok=True)
@@ -105,18 +109,19 @@ def main() -> None:
     parser_used = prepare(args.data, args.train_parser)
     products = Product.objects.active().count()
 
-    port = free_port()
-    daphne = start_daphne(port, environment, args.data_dir / "daphne-benchmark.log")
-    try:
-        utterances = [[said for said, _ in dialogue["turns"]] for dialogue in load_dialogues()]
-        url, origin = f"ws://127.0.0.1:{port}/ws/chat/", f"http://127.0.0.1:{port}"
-        asyncio.run(replay(url, origin, utterances))  # warm-up: models loaded, caches filled
-        timings = []
-        for _ in range(args.rounds):
+    utterances = [[said for said, _ in dialogue["turns"]] for dialogue in load_dialogues()]
+    timings = []
+    for round_number in range(args.rounds):
+        port = free_port()
+        log = args.data_dir / f"daphne-benchmark-{round_number}.log"
+        daphne = start_daphne(port, environment, log)
+        try:
+            url, origin = f"ws://127.0.0.1:{port}/ws/chat/", f"http://127.0.0.1:{port}"
+            asyncio.run(replay(url, origin, [WARM_UP]))
             timings += asyncio.run(replay(url, origin, utterances))
-    finally:
-        daphne.terminate()
-        daphne.wait(timeout=30)
+        finally:
+            daphne.terminate()
+            daphne.wait(timeout=30)
 
     by_intent: dict[str, list[float]] = defaultdict(list)
     for intent, seconds in timings:

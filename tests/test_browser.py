@@ -281,6 +281,31 @@ def test_a_dropped_socket_reconnects_with_back_off_and_replays_history(
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
+def test_a_socket_closed_for_abuse_is_not_reopened(indexed_catalog, daphne_server, chromium_path):
+    with sync_playwright() as playwright:
+        browser = launch(playwright, chromium_path)
+        page = browser.new_page()
+        servers: list = []  # the server side of each connection the page opened
+
+        def route(ws) -> None:
+            servers.append(ws.connect_to_server())
+
+        page.route_web_socket("**/ws/chat/", route)
+        page.goto(daphne_server + "/")
+        status = page.locator("#connection-status")
+        expect(status).to_have_text("Connected", timeout=15_000)
+        for _ in range(25):  # garbage, straight to the real server, which closes with 4008 at 20
+            servers[0].send("not json")
+        expect(status).to_contain_text("too many messages were refused", timeout=15_000)
+        page.wait_for_timeout(3_000)  # longer than the first reconnect delay
+        expect(status).to_contain_text("Reload the page")
+        assert len(servers) == 1
+        browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
 def test_the_page_renders_the_cart_count_of_the_sessions_conversation(
     indexed_catalog, daphne_server, chromium_path
 ):

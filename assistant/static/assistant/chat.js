@@ -14,6 +14,7 @@
 
   const WS_URL = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/chat/';
   const MAX_DELAY = 30000;
+  const POLICY_VIOLATION = 4008; // the server closes with this after too many refused frames
   let ws = null;
   let delay = 1000;
   let retryTimer = null;
@@ -326,11 +327,16 @@
       setStatus('Connected', 'connected');
     });
     sock.addEventListener('message', (e) => { if (sock === ws) handle(e.data); });
-    sock.addEventListener('close', () => {
+    sock.addEventListener('close', (event) => {
       if (sock !== ws) return;
       ws = null;
       setConnected(false);
       setTyping(false);
+      if (event.code === POLICY_VIOLATION) {
+        // Closed for too many refused messages: coming straight back would dodge the limit.
+        setStatus('Disconnected: too many messages were refused. Reload the page to continue.', 'closed');
+        return;
+      }
       scheduleReconnect();
     });
   }

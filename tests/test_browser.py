@@ -70,8 +70,10 @@ def test_a_whole_conversation_search_refine_compare_question_cart_like(
         expect(latest).to_contain_text("under")
         listed = [card.get_attribute("data-sku") for card in latest.locator(".product-card").all()]
         assert len(listed) >= 2, latest.inner_text()
+        titles = latest.locator(".product-card .title").all_inner_texts()[:2]
         say(page, "compare the first two")
-        expect(page.locator(".msg.assistant").last.locator("table.compare")).to_be_visible()
+        columns = page.locator(".msg.assistant").last.locator("table.compare thead th")
+        expect(columns).to_have_text(["", *titles])  # products named by title, not SKU
         say(page, "how much is the first one")
         say(page, "add it to my cart")
         expect(page.locator("#cart-count")).to_have_text("1")
@@ -80,7 +82,9 @@ def test_a_whole_conversation_search_refine_compare_question_cart_like(
         like.click()
         expect(like).to_have_attribute("aria-pressed", "true", timeout=10_000)
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "conversation.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "conversation.png"), full_page=True)  # the liked card
+        page.locator("table.compare").scroll_into_view_if_needed()  # then the question and cart below
+        page.screenshot(path=str(ARTIFACTS / "conversation-end.png"))
         browser.close()
     assert errors == []
     events = list(FeedbackEvent.objects.order_by("pk").values_list("product__sku", "action"))

@@ -223,6 +223,7 @@ def test_compare_builds_a_table_of_the_referenced_products(shop):
     turn = say(manager, state, "compare", "compare the first and the last", reference=[1, -1])
     assert turn.compare["skus"] == ["S3", "S2"]
     rows = {row["field"]: row["values"] for row in turn.compare["rows"]}
+    assert rows["title"] == ["Luna sofa", "Borgo sofa"]
     assert rows["brand"] == ["Nordal", "Casa"]
     assert rows["material"] == ["linen", "leather"]
     assert "Luna sofa is the cheapest" in turn.text

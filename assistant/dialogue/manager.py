@@ -21,7 +21,7 @@ OUT_OF_SCOPE_SURE = 0.8
 """Below this an "out of scope" frame is searched for anyway: in a shop, looking is the better guess."""
 SMALL_TALK = frozenset({"greet", "goodbye", "help", "out_of_scope", "reset"})
 SUGGESTIONS = ["grey sofa under 1000", "cheaper", "compare the first two", "add the second one to my cart"]
-COMPARED_FIELDS = ("price", "brand", "rating", "color", "material", "dimensions")
+COMPARED_FIELDS = ("title", "price", "brand", "rating", "color", "material", "dimensions")
 
 
 @dataclass(frozen=True)
@@ -356,6 +356,8 @@ def field_value(product: ProductView, name: str) -> Any:
     """A product's field for a question or a comparison row."""
     attributes = product.attributes
     match name:
+        case "title":
+            return product.title
         case "price":
             return f"{product.price:,.2f} {product.currency}".strip()
         case "brand":

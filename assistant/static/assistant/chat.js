@@ -171,9 +171,12 @@
     return card;
   }
 
-  function renderCompare(compare, products) {
+  function renderCompare(compare) {
     const skus = Array.isArray(compare.skus) ? compare.skus.map(str) : [];
-    const titles = new Map((products || []).map((p) => [str(p.sku), str(p.title)]));
+    const rows = Array.isArray(compare.rows) ? compare.rows : [];
+    // The "title" row names the columns; the body shows the other fields.
+    const titleRow = rows.find((row) => row.field === 'title');
+    const titles = new Map(skus.map((sku, i) => [sku, titleRow && titleRow.values ? str(titleRow.values[i]) : '']));
     const wrap = el('div', 'compare-wrap');
     const table = el('table', 'compare');
     table.append(el('caption', null, 'Comparison'));
@@ -189,7 +192,7 @@
     const thead = el('thead');
     thead.append(headRow);
     const tbody = el('tbody');
-    for (const row of Array.isArray(compare.rows) ? compare.rows : []) {
+    for (const row of rows.filter((r) => r !== titleRow)) {
       const tr = el('tr');
       const th = el('th', null, row.field);
       th.scope = 'row';
@@ -230,7 +233,7 @@
       products.forEach((p) => p && grid.append(renderProduct(p)));
       msg.append(grid);
     }
-    if (extra.compare && typeof extra.compare === 'object') msg.append(renderCompare(extra.compare, products));
+    if (extra.compare && typeof extra.compare === 'object') msg.append(renderCompare(extra.compare));
     if (Array.isArray(extra.suggestions) && extra.suggestions.length) {
       // Only the latest reply keeps its suggestion chips.
       messagesEl.querySelectorAll('.suggestions').forEach((n) => n.remove());

@@ -38,6 +38,7 @@ class Message(models.Model):
     intent = models.CharField(max_length=32, blank=True)
     slots = models.JSONField(default=dict, blank=True)
     products = models.JSONField(default=list, blank=True, help_text="Product cards shown with the reply.")
+    compare = models.JSONField(null=True, blank=True, help_text="The comparison table shown with the reply.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -252,6 +252,7 @@ def chat_turn(session_key: str, text: str) -> Reply:
             intent=frame.intent,
             slots=frame.slots,
             products=products,
+            compare=turn.compare,
         )
     return reply
 
@@ -312,6 +313,7 @@ def history(session_key: str) -> list[dict[str, Any]]:
             "role": message.role,
             "text": message.text,
             "products": message.products,
+            "compare": message.compare,
             "created_at": message.created_at.isoformat(),
         }
         for message in Message.objects.filter(conversation__session_key=session_key)

@@ -85,6 +85,9 @@ def test_a_whole_conversation_search_refine_compare_question_cart_like(
         page.screenshot(path=str(ARTIFACTS / "conversation.png"), full_page=True)  # the liked card
         page.locator("table.compare").scroll_into_view_if_needed()  # then the question and cart below
         page.screenshot(path=str(ARTIFACTS / "conversation-end.png"))
+        page.reload()  # the history brings the cards, the table and the cart count back
+        expect(page.locator("table.compare thead th")).to_have_text(["", *titles], timeout=15_000)
+        expect(page.locator("#cart-count")).to_have_text("1")
         browser.close()
     assert errors == []
     events = list(FeedbackEvent.objects.order_by("pk").values_list("product__sku", "action"))

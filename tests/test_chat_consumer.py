@@ -150,7 +150,10 @@ async def test_reconnecting_with_the_session_replays_history_and_reset_clears_st
     communicator = await connect()
     await communicator.send_json_to({"type": "message", "text": "oak dining table"})
     first = await communicator.receive_json_from(timeout=30)
+    await communicator.send_json_to({"type": "message", "text": "compare the first two"})
+    compared = await communicator.receive_json_from(timeout=30)
     await communicator.disconnect()
+    assert compared["compare"]["skus"] == [p["sku"] for p in first["products"][:2]]
 
     conversation = await Conversation.objects.aget()
     cookie = (b"cookie", f"sessionid={conversation.session_key}".encode())
@@ -160,8 +163,12 @@ async def test_reconnecting_with_the_session_replays_history_and_reset_clears_st
     assert [(m["role"], m["text"]) for m in history["messages"]] == [
         ("user", "oak dining table"),
         ("assistant", first["text"]),
+        ("user", "compare the first two"),
+        ("assistant", compared["text"]),
     ]
     assert [p["sku"] for p in history["messages"][1]["products"]] == [p["sku"] for p in first["products"]]
+    assert history["messages"][1]["compare"] is None
+    assert history["messages"][3]["compare"] == compared["compare"]  # the table comes back too
 
     await again.send_json_to({"type": "reset"})
     reset = await again.receive_json_from()
@@ -170,7 +177,7 @@ async def test_reconnecting_with_the_session_replays_history_and_reset_clears_st
     assert reset["state"] == {}
     await conversation.arefresh_from_db()
     assert conversation.state == {}
-    assert await Message.objects.acount() == 2  # reset keeps the record
+    assert await Message.objects.acount() == 4  # reset keeps the record
 
 
 @pytest.mark.django_db(transaction=True)

@@ -288,7 +288,7 @@
         messagesEl.replaceChildren();
         for (const m of Array.isArray(msg.messages) ? msg.messages : []) {
           const role = m.role === 'user' ? 'user' : 'assistant';
-          addMessage(role, m.text, { products: m.products, createdAt: m.created_at });
+          addMessage(role, m.text, { products: m.products, compare: m.compare, createdAt: m.created_at });
         }
         break;
       case 'error':

@@ -4,6 +4,7 @@ Processes started here see the pytest database through ``DATABASE_URL``, so
 tests that talk to them use ``transactional_db`` (their rows are committed).
 """
 
+import asyncio
 import json
 import os
 import socket
@@ -15,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 from catalog.importers import read_catalog
 from catalog.indexing import build_index
@@ -53,6 +55,14 @@ def _services_profile_is_real(django_db_setup: None, django_db_blocker) -> None:
     assert redis.Redis.from_url(settings.REDIS_URL).ping(), "Redis does not answer"
     assert settings.CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis")
     assert settings.CELERY_BROKER_URL.startswith("redis://")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_async_test_connections(django_db_setup: None) -> Iterator[None]:
+    """Async tests reach the ORM through asgiref's shared worker thread, whose database connection
+    would outlive the session and keep PostgreSQL from dropping the test database."""
+    yield
+    asyncio.run(sync_to_async(connections.close_all)())
 
 
 def shared_data(relative: str) -> Path:

@@ -1,10 +1,13 @@
 """The chat page in headless Debian Chromium, against a real Daphne."""
 
 import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from assistant.models import Conversation, FeedbackEvent
 from catalog.importers import read_catalog
@@ -15,19 +18,38 @@ from catalog.services import import_rows
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+@contextmanager
+def chat_page(
+    server: str, chromium_path: Path, route: Callable | None = None, cookies: Sequence = (), **options: Any
+) -> Iterator[tuple[Page, list[str]]]:
+    """Headless Chromium on the chat page, connected; yields the page and the script errors it
+    raised. ``route`` handles the page's WebSockets; ``cookies`` are set before it loads;
+    ``options`` go to the browser context (a viewport, for example)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_FLAGS)
+        context = browser.new_context(**options)
+        context.add_cookies(list(cookies))
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        if route is not None:
+            page.route_web_socket("**/ws/chat/", route)
+        page.goto(server + "/")
+        wait_connected(page)
+        yield page, errors
+        browser.close()
+
+
+def wait_connected(page: Page) -> None:
+    expect(page.locator("#connection-status")).to_have_text("Connected", timeout=15_000)
+
+
 @pytest.mark.smoke
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_grey_sofa_shows_product_cards(indexed_catalog, daphne_server, chromium_path, tmp_path):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_FLAGS)
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(daphne_server + "/")
-        expect(page.locator("#connection-status")).to_have_text("Connected", timeout=15_000)
-
+    with chat_page(daphne_server, chromium_path) as (page, errors):
         page.fill("#chat-input", "grey sofa")
         page.press("#chat-input", "Enter")
 
@@ -36,7 +58,6 @@ def test_grey_sofa_shows_product_cards(indexed_catalog, daphne_server, chromium_
         assert 1 <= cards.count() <= 10
         assert "sofa" in cards.first.locator(".title").inner_text().lower()
         page.screenshot(path=str(tmp_path / "grey-sofa.png"), full_page=True)
-        browser.close()
     assert errors == []
 
 
@@ -56,14 +77,8 @@ def say(page, text: str) -> None:
 def test_a_whole_conversation_search_refine_compare_question_cart_like(
     indexed_catalog, daphne_server, chromium_path
 ):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone-width screen
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(daphne_server + "/")
-        expect(page.locator("#connection-status")).to_have_text("Connected", timeout=15_000)
-
+    phone = {"width": 390, "height": 844}
+    with chat_page(daphne_server, chromium_path, viewport=phone) as (page, errors):
         say(page, "grey sofa")
         say(page, "cheaper")
         latest = page.locator(".msg.assistant").last
@@ -88,14 +103,9 @@ def test_a_whole_conversation_search_refine_compare_question_cart_like(
         page.reload()  # the history brings the cards, the table and the cart count back
         expect(page.locator("table.compare thead th")).to_have_text(["", *titles], timeout=15_000)
         expect(page.locator("#cart-count")).to_have_text("1")
-        browser.close()
     assert errors == []
     events = list(FeedbackEvent.objects.order_by("pk").values_list("product__sku", "action"))
     assert events == [(listed[0], "add_to_cart"), (liked_sku, "like")]
-
-
-def launch(playwright, chromium_path: Path):
-    return playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_FLAGS)
 
 
 def focus_matches(page, selector: str) -> bool:
@@ -148,14 +158,7 @@ def hostile_catalog(small_catalog: list[str], tmp_path: Path) -> str:
 @pytest.mark.django_db(transaction=True)
 def test_catalog_html_is_shown_as_text_and_never_runs(hostile_catalog, daphne_server, chromium_path):
     stored_title = Product.objects.get(sku=hostile_catalog).title  # the ORM is not for Playwright's loop
-    with sync_playwright() as playwright:
-        browser = launch(playwright, chromium_path)
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(daphne_server + "/")
-        expect(page.locator("#connection-status")).to_have_text("Connected", timeout=15_000)
-
+    with chat_page(daphne_server, chromium_path) as (page, errors):
         say(page, "grey zorblax sofa")
         card = page.locator(f'.msg.assistant .product-card[data-sku="{hostile_catalog}"]').first
         expect(card).to_be_visible()
@@ -171,7 +174,6 @@ def test_catalog_html_is_shown_as_text_and_never_runs(hostile_catalog, daphne_se
         expect(card.locator(".brand")).to_have_text(HOSTILE_ROW["brand"])
         # The image URL is set as a property: it 404s and the card falls back to its placeholder.
         expect(card.locator(".thumb .placeholder")).to_have_text("Z")
-        browser.close()
     assert errors == []
 
 
@@ -179,14 +181,7 @@ def test_catalog_html_is_shown_as_text_and_never_runs(hostile_catalog, daphne_se
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_chat_works_from_the_keyboard_alone(indexed_catalog, daphne_server, chromium_path):
-    with sync_playwright() as playwright:
-        browser = launch(playwright, chromium_path)
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(daphne_server + "/")
-        expect(page.locator("#connection-status")).to_have_text("Connected", timeout=15_000)
-
+    with chat_page(daphne_server, chromium_path) as (page, errors):
         assert press_until_focused(page, "Tab", "#chat-input", limit=10), "Tab never reached the input"
         page.keyboard.type("grey sofa")
         page.keyboard.press("Enter")
@@ -210,7 +205,6 @@ def test_the_chat_works_from_the_keyboard_alone(indexed_catalog, daphne_server, 
         expect(focused_like).to_have_attribute("aria-pressed", "false")
         page.keyboard.press("Enter")
         expect(focused_like).to_have_attribute("aria-pressed", "true", timeout=10_000)
-        browser.close()
     assert errors == []
     assert list(FeedbackEvent.objects.values_list("product__sku", "action")) == [(liked, "like")]
 
@@ -221,33 +215,26 @@ def test_the_chat_works_from_the_keyboard_alone(indexed_catalog, daphne_server, 
 def test_a_dropped_socket_reconnects_with_back_off_and_replays_history(
     indexed_catalog, daphne_server, chromium_path
 ):
-    with sync_playwright() as playwright:
-        browser = launch(playwright, chromium_path)
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        sockets: list = []  # the page side of each connection the page opened
-        frames: list[str] = []  # the type of each frame the server sent, in order
-        refuse = {"next": 0}  # how many of the next connection attempts to fail
+    sockets: list = []  # the page side of each connection the page opened
+    frames: list[str] = []  # the type of each frame the server sent, in order
+    refuse = {"next": 0}  # how many of the next connection attempts to fail
 
-        def route(ws) -> None:
-            sockets.append(ws)
-            if refuse["next"]:
-                refuse["next"] -= 1
-                ws.close()  # closed before it opened: a failed attempt, as the page sees it
-                return
-            server = ws.connect_to_server()
+    def route(ws) -> None:
+        sockets.append(ws)
+        if refuse["next"]:
+            refuse["next"] -= 1
+            ws.close()  # closed before it opened: a failed attempt, as the page sees it
+            return
+        server = ws.connect_to_server()
 
-            def forward(message) -> None:
-                frames.append(json.loads(message)["type"])
-                ws.send(message)
+        def forward(message) -> None:
+            frames.append(json.loads(message)["type"])
+            ws.send(message)
 
-            server.on_message(forward)
+        server.on_message(forward)
 
-        page.route_web_socket("**/ws/chat/", route)
-        page.goto(daphne_server + "/")
+    with chat_page(daphne_server, chromium_path, route=route) as (page, errors):
         status = page.locator("#connection-status")
-        expect(status).to_have_text("Connected", timeout=15_000)
 
         say(page, "grey sofa")
         first = page.locator(".msg.assistant .product-card").first
@@ -263,7 +250,7 @@ def test_a_dropped_socket_reconnects_with_back_off_and_replays_history(
         expect(page.locator("#chat-form button[type=submit]")).to_be_disabled()
         # The first attempt fails, so the wait doubles.
         expect(status).to_have_text("Reconnecting in 2s\u2026", timeout=5_000)
-        expect(status).to_have_text("Connected", timeout=15_000)
+        wait_connected(page)
         assert len(sockets) == 3
         expect(page.locator("#chat-form button[type=submit]")).to_be_enabled()
         # The history frame re-rendered the conversation: same messages, new nodes.
@@ -277,11 +264,10 @@ def test_a_dropped_socket_reconnects_with_back_off_and_replays_history(
         expect(page.locator(".msg.assistant").last).to_contain_text("under")
 
         page.reload()
-        expect(status).to_have_text("Connected", timeout=15_000)
+        wait_connected(page)
         expect(page.locator("#cart-count")).to_have_text("1")
         expect(page.locator(".msg.user")).to_have_text(["grey sofa", "cheaper"])
         expect(page.locator(".msg.assistant")).to_have_count(2)
-        browser.close()
     assert errors == []
 
 
@@ -289,25 +275,19 @@ def test_a_dropped_socket_reconnects_with_back_off_and_replays_history(
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_socket_closed_for_abuse_is_not_reopened(indexed_catalog, daphne_server, chromium_path):
-    with sync_playwright() as playwright:
-        browser = launch(playwright, chromium_path)
-        page = browser.new_page()
-        servers: list = []  # the server side of each connection the page opened
+    servers: list = []  # the server side of each connection the page opened
 
-        def route(ws) -> None:
-            servers.append(ws.connect_to_server())
+    def route(ws) -> None:
+        servers.append(ws.connect_to_server())
 
-        page.route_web_socket("**/ws/chat/", route)
-        page.goto(daphne_server + "/")
+    with chat_page(daphne_server, chromium_path, route=route) as (page, _):
         status = page.locator("#connection-status")
-        expect(status).to_have_text("Connected", timeout=15_000)
         for _ in range(25):  # garbage, straight to the real server, which closes with 4008 at 20
             servers[0].send("not json")
         expect(status).to_contain_text("too many messages were refused", timeout=15_000)
         page.wait_for_timeout(3_000)  # longer than the first reconnect delay
         expect(status).to_contain_text("Reload the page")
         assert len(servers) == 1
-        browser.close()
 
 
 @pytest.mark.browser
@@ -316,18 +296,13 @@ def test_a_socket_closed_for_abuse_is_not_reopened(indexed_catalog, daphne_serve
 def test_the_page_renders_the_cart_count_of_the_sessions_conversation(
     indexed_catalog, daphne_server, chromium_path
 ):
-    with sync_playwright() as playwright:
-        browser = launch(playwright, chromium_path)
-        page = browser.new_page()
-        page.goto(daphne_server + "/")
-        expect(page.locator("#connection-status")).to_have_text("Connected", timeout=15_000)
+    with chat_page(daphne_server, chromium_path) as (page, _):
         say(page, "grey sofa")
         say(page, "add the first one to my cart")
         expect(page.locator("#cart-count")).to_have_text("1")
         cookie = next(c for c in page.context.cookies() if c["name"] == "sessionid")
         # Served HTML, before any script or socket runs.
         html = page.request.get(daphne_server + "/").text()
-        browser.close()
     assert '<span id="cart-count">1</span>' in html
     state = Conversation.objects.get(session_key=cookie["value"]).state
     assert len(state["cart"]) == 1
@@ -339,19 +314,13 @@ def test_the_page_renders_the_cart_count_of_the_sessions_conversation(
 def test_a_stale_session_cookie_is_replaced_so_the_conversation_survives_a_reload(
     indexed_catalog, daphne_server, chromium_path
 ):
-    with sync_playwright() as playwright:
-        browser = launch(playwright, chromium_path)
-        context = browser.new_context()
-        stale = "x" * 32  # a well-formed key that names no stored session (expired or flushed)
-        context.add_cookies([{"name": "sessionid", "value": stale, "url": daphne_server}])
-        page = context.new_page()
-        page.goto(daphne_server + "/")
-        expect(page.locator("#connection-status")).to_have_text("Connected", timeout=15_000)
+    stale = "x" * 32  # a well-formed key that names no stored session (expired or flushed)
+    cookies = [{"name": "sessionid", "value": stale, "url": daphne_server}]
+    with chat_page(daphne_server, chromium_path, cookies=cookies) as (page, _):
         say(page, "grey sofa")
         page.reload()
-        expect(page.locator("#connection-status")).to_have_text("Connected", timeout=15_000)
+        wait_connected(page)
         expect(page.locator(".msg.user")).to_have_text(["grey sofa"])
-        cookie = next(c for c in context.cookies() if c["name"] == "sessionid")
-        browser.close()
+        cookie = next(c for c in page.context.cookies() if c["name"] == "sessionid")
     assert cookie["value"] != stale
     assert Conversation.objects.filter(session_key=cookie["value"]).exists()

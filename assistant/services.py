@@ -165,6 +165,7 @@ class ShopCatalog:
     def __init__(self, session_key: str) -> None:
         self.session_key = session_key
         self.cards: dict[str, ProductCard] = {}
+        self.views: dict[str, ProductView] = {}
         self.ranker = RETRIEVAL_ORDER
 
     def search(
@@ -187,17 +188,17 @@ class ShopCatalog:
         return self.search(f"{product.title}. {product.description}", constraints, k, [*skip, sku])
 
     def products(self, skus: Sequence[str]) -> list[ProductView]:
-        found = (
-            Product.objects.active()
-            .select_related("brand")
-            .prefetch_related("categories", "attribute_values__attribute")
-            .in_bulk(skus, field_name="sku")
-        )
-        return [
-            self._view(found[sku], self.cards[sku]["explanation"] if sku in self.cards else "")
-            for sku in skus
-            if sku in found
-        ]
+        missing = [sku for sku in skus if sku not in self.views]  # a turn may ask twice ("similar")
+        if missing:
+            found = (
+                Product.objects.active()
+                .select_related("brand")
+                .prefetch_related("categories", "attribute_values__attribute")
+                .in_bulk(missing, field_name="sku")
+            )
+            for product in found.values():
+                self._view(product, "")
+        return [self.views[sku] for sku in skus if sku in self.views]
 
     def feedback(self, sku: str, action: str) -> None:
         record_feedback(self.session_key, sku, action)
@@ -205,7 +206,7 @@ class ShopCatalog:
     def _view(self, product: Product, explanation: str) -> ProductView:
         card = product_card(product, explanation)
         self.cards[product.sku] = card
-        return ProductView(
+        self.views[product.sku] = ProductView(
             sku=product.sku,
             title=product.title,
             price=float(product.price),
@@ -218,6 +219,7 @@ class ShopCatalog:
             explanation=explanation,
             categories=card["categories"],
         )
+        return self.views[product.sku]
 
 
 def chat_turn(session_key: str, text: str) -> Reply:

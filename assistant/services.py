@@ -287,6 +287,12 @@ def shopper_feedback(session_key: str, sku: str, action: str) -> FeedbackEvent:
     return event
 
 
+def cart_size(session_key: str | None) -> int:
+    """How many products the session's conversation has in its cart (0 for a new session)."""
+    state = Conversation.objects.filter(session_key=session_key).values_list("state", flat=True).first()
+    return len(DialogueState.from_dict(state).cart)
+
+
 def record_feedback(session_key: str, sku: str, action: str) -> FeedbackEvent:
     """Store a shopper's reaction to a product; raises ``UnknownProduct``."""
     product = Product.objects.filter(sku=sku).first()

@@ -15,9 +15,7 @@ from catalog.models import Category
 from recsys_plugins.manager import UnknownRanker
 
 from . import services
-from .dialogue.state import DialogueState
 from .messages import ProtocolError, error, validate_feedback, validate_text
-from .models import Conversation
 
 MAX_BODY_BYTES = 16_384
 MAX_K = 50
@@ -31,15 +29,8 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     The cart count is rendered here so that a reload shows the conversation's cart at once.
     """
     request.session.setdefault("chat", True)
-    return render(request, "assistant/chat.html", {"cart_count": _cart_size(request.session.session_key)})
-
-
-def _cart_size(session_key: str | None) -> int:
-    """How many products the session's conversation has in its cart (0 for a new session)."""
-    if not session_key:
-        return 0
-    state = Conversation.objects.filter(session_key=session_key).values_list("state", flat=True).first()
-    return len(DialogueState.from_dict(state).cart)
+    cart_count = services.cart_size(request.session.session_key)
+    return render(request, "assistant/chat.html", {"cart_count": cart_count})
 
 
 @csrf_exempt

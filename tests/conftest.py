@@ -5,6 +5,7 @@ tests that talk to them use ``transactional_db`` (their rows are committed).
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -162,34 +163,33 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-@pytest.fixture(scope="session")
-def daphne_server(process_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Daphne serving the ASGI app on a free port; yields its base URL."""
+@contextlib.contextmanager
+def running_daphne(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A real Daphne serving the ASGI app on a free port with ``env``; yields its base URL and process."""
     port = _free_port()
-    log = (tmp_path_factory.mktemp("daphne") / "daphne.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
         cwd=ROOT,
-        env=process_env,
-        stdout=log,
+        env=env,
+        stdout=log_path.open("w"),
         stderr=subprocess.STDOUT,
     )
     try:
         _wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process
     finally:
         _stop(process)
 
 
-@pytest.fixture(scope="session")
-def celery_worker(process_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A real Celery worker process on the configured broker; yields its log path."""
-    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+@contextlib.contextmanager
+def running_worker(env: dict[str, str], log_path: Path, *extra_args: str) -> Iterator[subprocess.Popen]:
+    """A real Celery worker process with ``env``, serving both queues; yields it once it is ready."""
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-         "--loglevel=info", "--queues=celery,gpu", f"--hostname=test-{os.getpid()}@%h"],
+         "--loglevel=info", "--queues=celery,gpu", f"--hostname=test-{os.getpid()}-{_free_port()}@%h",
+         *extra_args],
         cwd=ROOT,
-        env=process_env,
+        env=env,
         stdout=log_path.open("w"),
         stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -199,9 +199,24 @@ def celery_worker(process_env: dict[str, str], tmp_path_factory: pytest.TempPath
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"Celery worker did not start:\n{log_path.read_text()}")
             time.sleep(0.2)
-        yield log_path
+        yield process
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="session")
+def daphne_server(process_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Daphne serving the ASGI app on a free port; yields its base URL."""
+    with running_daphne(process_env, tmp_path_factory.mktemp("daphne") / "daphne.log") as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def celery_worker(process_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A real Celery worker process on the configured broker; yields its log path."""
+    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    with running_worker(process_env, log_path):
+        yield log_path
 
 
 @pytest.fixture(scope="session")

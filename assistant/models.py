@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from catalog.models import Product
+from config.jobs import JobStatus
 
 from .nlu.frame import INTENTS, SLOTS
 
@@ -101,15 +102,6 @@ class ParserExample(models.Model):
             raise ValidationError(
                 {"slots": f"unknown slots: {', '.join(unknown)}; allowed: {', '.join(SLOTS)}"}
             )
-
-
-class JobStatus(models.TextChoices):
-    """Where a background training run is; parser and ranker runs share it."""
-
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
 
 
 class TrainingJob(models.Model):

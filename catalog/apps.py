@@ -1,3 +1,4 @@
+from celery.signals import worker_ready
 from django.apps import AppConfig
 
 
@@ -6,6 +7,7 @@ class CatalogConfig(AppConfig):
     verbose_name = "Catalog"
 
     def ready(self) -> None:
-        from . import signals
+        from . import signals, tasks
 
         signals.connect()
+        worker_ready.connect(tasks.sweep_at_worker_start, dispatch_uid="catalog.sweep_index_at_worker_start")

@@ -9,7 +9,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.text import slugify
+
+from config.jobs import JobStatus
 
 
 class Brand(models.Model):
@@ -106,6 +109,10 @@ class ProductQuerySet(models.QuerySet["Product"]):
     def stale(self) -> "ProductQuerySet":
         return self.filter(index_stale=True)
 
+    def to_encode(self) -> "ProductQuerySet":
+        """Active products whose vector is out of date or missing (reactivated after an edit)."""
+        return self.active().filter(models.Q(index_stale=True) | models.Q(embedding__isnull=True))
+
 
 class Product(models.Model):
     sku = models.CharField("SKU", max_length=64, unique=True)
@@ -199,3 +206,37 @@ class ProductEmbedding(models.Model):
 
     def __str__(self) -> str:
         return f"embedding of {self.product_id}"
+
+
+class IndexJob(models.Model):
+    """One index refresh: why it was asked, which worker ran it, how far it got, how it ended.
+
+    The row is written before the task is sent, so a refresh whose message or worker was
+    lost is still on record; the index sweep (``catalog.tasks.sweep_index``) sends it again.
+    """
+
+    Status = JobStatus
+
+    status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
+    reason = models.CharField(max_length=200, blank=True, help_text="Why the refresh was asked for.")
+    product_ids = models.JSONField(
+        null=True, blank=True, help_text="Products to re-encode; empty: whatever is stale."
+    )
+    full = models.BooleanField(default=False, help_text="Re-encode every active product.")
+    task_id = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    progress = models.JSONField(default=dict, blank=True, help_text="Stage, done, total.")
+    result = models.JSONField(null=True, blank=True, help_text="What build_index reported.")
+    error = models.TextField(blank=True)
+    queued_at = models.DateTimeField(default=timezone.now, help_text="When it was last sent to a worker.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Its worker's latest progress.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-pk"]
+        indexes = [models.Index(fields=["status", "queued_at"])]
+
+    def __str__(self) -> str:
+        return f"index refresh {self.pk} ({self.status})"

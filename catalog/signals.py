@@ -6,18 +6,22 @@ Celery worker, a few seconds later, so that a burst of edits (an import, a
 bulk admin change) becomes one batched re-encode and one new index version.
 Updates made with ``QuerySet.update`` send no signals: callers that use it
 (the admin's deactivate action) call ``schedule_index_refresh`` themselves.
+Each refresh is an ``IndexJob`` row first; a refresh already waiting takes the
+new edits too, and one whose message or worker is lost is sent again by the
+index sweep (``tasks.sweep_index``).
 """
 
-import logging
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
-from .models import Brand, Category, Product
+from config.broker import send
 
-logger = logging.getLogger(__name__)
+from .indexing import queue_refresh
+from .models import Brand, Category, Product
+from .tasks import refresh_index
 
 
 def schedule_index_refresh() -> None:
@@ -32,12 +36,10 @@ def schedule_index_refresh() -> None:
 
 
 def _enqueue_refresh() -> None:
-    from .tasks import refresh_index
-
-    try:
-        refresh_index.apply_async(countdown=settings.AISLE_INDEX_REFRESH_DELAY)
-    except Exception:  # the edit is stored and stays marked stale; the next refresh takes it
-        logger.exception("could not queue an index refresh; stale products wait for the next one")
+    # The job row is stored first: if the broker cannot take the task, the sweep sends it later.
+    job = queue_refresh("catalog edit")
+    if job is not None:
+        send(refresh_index, job_id=job.pk, countdown=settings.AISLE_INDEX_REFRESH_DELAY)
 
 
 def _product_saving(sender: type[Product], instance: Product, raw: bool = False, **kwargs: Any) -> None:

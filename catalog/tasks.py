@@ -1,8 +1,12 @@
 """Background work for the catalog, run by Celery workers."""
 
 import logging
+from typing import Any
 
 from celery import shared_task
+from django.conf import settings
+
+from config.broker import send
 
 from . import indexing
 
@@ -10,19 +14,30 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True)
-def refresh_index(self, product_ids: list[int] | None = None, full: bool = False) -> dict:
-    """Bring the search indexes up to date: re-encode what is stale (or ``product_ids``, or
-    everything with ``full``) and publish a new index version if the catalog changed.
+def refresh_index(
+    self, product_ids: list[int] | None = None, full: bool = False, job_id: int | None = None
+) -> dict:
+    """Run index refresh job ``job_id`` (a new job when sent without one): re-encode what is stale
+    (or ``product_ids``, or everything with ``full``) and publish a new index version if the catalog
+    changed. Safe to run twice: a finished job is not run again, and a second run finds nothing to do.
 
-    Progress is reported as task state ``PROGRESS`` with ``{"stage", "done", "total"}``.
+    Progress goes to the job row and to task state ``PROGRESS`` with ``{"stage", "done", "total"}``.
     """
+    job = indexing.job_for(job_id, product_ids, full)
+    if job is None:
+        logger.warning("index refresh job %s is gone; nothing to do", job_id)
+        return {}
 
     def report_progress(stage: str, done: int, total: int) -> None:
         self.update_state(state="PROGRESS", meta={"stage": stage, "done": done, "total": total})
 
-    report = indexing.build_index(product_ids, full=full, on_progress=report_progress)
+    report = indexing.run_refresh(job, self.request.hostname or "", self.request.id or "", report_progress)
+    if report is None:
+        logger.info("index refresh job %s had finished already; nothing to do", job.pk)
+        return {}
     logger.info(
-        "index refresh: encoded %d, %s version %s with %d products in %.1fs",
+        "index refresh %s: encoded %d, %s version %s with %d products in %.1fs",
+        job.pk,
         report.encoded,
         "published" if report.published else "kept",
         report.version,
@@ -30,3 +45,22 @@ def refresh_index(self, product_ids: list[int] | None = None, full: bool = False
         report.seconds,
     )
     return report.as_dict()
+
+
+@shared_task
+def sweep_index() -> dict:
+    """Send again the index refreshes whose worker or message was lost, and queue one when the
+    index lags behind the catalog (stale products, a damaged active version). Run at worker start
+    and on the beat schedule."""
+    if not settings.AISLE_INDEX_AUTO_REFRESH:
+        return {"sent": []}
+    jobs = indexing.sweep()
+    for job in jobs:
+        send(refresh_index, job_id=job.pk)
+    return {"sent": [job.pk for job in jobs]}
+
+
+def sweep_at_worker_start(sender: Any = None, **kwargs: Any) -> None:
+    """``worker_ready`` receiver: a restarted worker takes up what a killed one left."""
+    if settings.AISLE_INDEX_AUTO_REFRESH:
+        send(sweep_index)

@@ -13,11 +13,18 @@ A reader therefore only ever opens complete versions, and a build that dies
 half-way leaves the previous version active. ``LiveVersion`` checks ``ACTIVE``
 on each use (one ``stat``) and loads a new version when another process
 activated one, so web processes follow rebuilds without a restart.
-No Django imports.
+
+Files can still be damaged later (a full disk, a bad copy, a hand edit): the
+manifest lists every file with its size and SHA-256. ``LiveVersion`` verifies
+a version once when it loads it and refuses a damaged one, serving the newest
+earlier good version instead; ``check`` compares sizes only, cheap enough for
+every health probe. No Django imports.
 """
 
 import fcntl
+import hashlib
 import json
+import logging
 import os
 import shutil
 import threading
@@ -29,7 +36,19 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 KEEP_VERSIONS = 3
+MANIFEST = "manifest.json"
 Loaded = TypeVar("Loaded")
+
+logger = logging.getLogger(__name__)
+
+
+class DamagedVersion(Exception):
+    """A published version whose manifest or files are not what was written."""
+
+    def __init__(self, version: str, problem: str) -> None:
+        super().__init__(f"version {version} is damaged: {problem}")
+        self.version = version
+        self.problem = problem
 
 
 class VersionStore:
@@ -59,20 +78,100 @@ class VersionStore:
         return self.versions_dir / version
 
     def manifest(self, version: str | None = None) -> dict[str, Any] | None:
-        """The given (default: active) version's manifest, or ``None`` if there is none."""
+        """The given (default: active) version's manifest, or ``None`` if there is none.
+
+        Raises ``FileNotFoundError`` when the version's folder is gone (pruned) and
+        ``DamagedVersion`` when its manifest is missing or unreadable.
+        """
         version = version or self.active_version()
         if version is None:
             return None
-        return json.loads((self.folder(version) / "manifest.json").read_text())
+        folder = self.folder(version)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"no version {version!r} in {self.root}")
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+        except (OSError, ValueError) as problem:
+            raise DamagedVersion(version, f"{MANIFEST} cannot be read ({problem})") from None
+        if not isinstance(manifest, dict):
+            raise DamagedVersion(version, f"{MANIFEST} is not an object")
+        return manifest
+
+    def check(self, version: str, checksums: bool = True) -> dict[str, Any]:
+        """The version's manifest once every file it lists is there with its size and, with
+        ``checksums``, its SHA-256; raises ``DamagedVersion`` otherwise.
+
+        Versions published before manifests listed their files are taken as they are.
+        """
+        manifest = self.manifest(version)
+        folder = self.folder(version)
+        for name, expected in manifest.get("files", {}).items():
+            path = folder / name
+            if not path.is_file():
+                raise DamagedVersion(version, f"{name} is missing")
+            size = path.stat().st_size
+            if size != expected["bytes"]:
+                raise DamagedVersion(version, f"{name} has {size} bytes, {expected['bytes']} were written")
+            if checksums and _sha256(path) != expected["sha256"]:
+                raise DamagedVersion(version, f"{name} does not match its checksum")
+        return manifest
+
+    def check_serving(self, served: str | None) -> None:
+        """Raise ``DamagedVersion`` unless ``served`` is the active version and its files still
+        have their sizes (no checksums: cheap enough for every health probe)."""
+        active = self.active_version()
+        if active is None:
+            return
+        if served != active:
+            raise DamagedVersion(active, f"it could not be loaded; {served or 'nothing'} is served instead")
+        self.check(active, checksums=False)
+
+    def roll_back(self, version: str | None = None) -> str:
+        """Activate ``version``, or the newest good one before the active one; returns its name.
+
+        Raises ``LookupError`` when there is no such version or it is damaged. Call inside
+        ``publishing()`` when other processes may publish too.
+        """
+        if version is None:
+            version = next(self._good_versions_before(self.active_version()), None)
+            if version is None:
+                raise LookupError(f"no earlier good version to roll back to in {self.root}")
+        elif version not in self.versions():
+            raise LookupError(f"no version {version!r} in {self.root}")
+        try:
+            self.check(version)
+        except DamagedVersion as problem:
+            raise LookupError(str(problem)) from None
+        self._activate(version)
+        return version
+
+    def _good_versions_before(self, version: str | None) -> Iterator[str]:
+        """Versions published before ``version`` (all without one) that pass ``check``, newest first."""
+        for older in reversed(self.versions()):
+            if version is not None and older >= version:
+                continue
+            try:
+                self.check(older)
+            except (DamagedVersion, FileNotFoundError):
+                continue
+            yield older
 
     @contextmanager
-    def publishing(self) -> Iterator[None]:
-        """Held while a version is built and published: one publisher at a time, across processes."""
+    def publishing(self, blocking: bool = True) -> Iterator[bool]:
+        """Held while a version is built and published: one publisher at a time, across processes.
+
+        Yields whether the lock is held: always with ``blocking``; without it, ``False`` when
+        another process holds it (the lock dies with its process, so a held lock means a live one).
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / ".publish.lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                yield
+                fcntl.flock(lock, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -91,8 +190,8 @@ class VersionStore:
     def commit(self, staged: Path, manifest: Mapping[str, Any], activate: bool = True) -> str:
         """Turn a filled staging folder into a published version; returns its name.
 
-        The manifest gets ``version`` and ``created_at`` added. With
-        ``activate=False`` the version is kept but the active one stays.
+        The manifest gets ``version``, ``created_at`` and ``files`` (each file's size and
+        SHA-256) added. With ``activate=False`` the version is kept but the active one stays.
         """
         self.versions_dir.mkdir(parents=True, exist_ok=True)
         version = self._new_version_name()
@@ -101,8 +200,9 @@ class VersionStore:
                 **manifest,
                 "version": version,
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "files": _file_digests(staged),
             }
-            (staged / "manifest.json").write_text(json.dumps(full_manifest, indent=2))
+            (staged / MANIFEST).write_text(json.dumps(full_manifest, indent=2))
             _fsync_tree(staged)
             os.rename(staged, self.folder(version))
             _fsync_dir(self.versions_dir)
@@ -150,7 +250,12 @@ class VersionStore:
 
 
 class LiveVersion(Generic[Loaded]):
-    """The active version of a store, kept loaded and swapped when another one is activated."""
+    """The active version of a store, kept loaded and swapped when another one is activated.
+
+    A version is verified against its manifest's checksums when loaded. When the active
+    one is damaged or fails to load, an error is logged and the newest earlier good
+    version is served instead; the active one is tried again once ``ACTIVE`` changes.
+    """
 
     def __init__(self, store: VersionStore, load: Callable[[str], Loaded]) -> None:
         self.store = store
@@ -184,12 +289,53 @@ class LiveVersion(Generic[Loaded]):
             if version is None:
                 return None
             try:
-                return self._load(version)
-            except FileNotFoundError:  # pruned between reading ACTIVE and loading; read again
-                if attempt == 3:
-                    raise
-                time.sleep(0.05)
+                return self._verified_load(version)
+            except FileNotFoundError:
+                if self.store.folder(version).is_dir() or attempt == 3:
+                    return self._fall_back(version, "a file is missing")
+                time.sleep(0.05)  # pruned between reading ACTIVE and loading; read again
+            except DamagedVersion as damage:
+                return self._fall_back(version, damage.problem)
+            except Exception as problem:
+                return self._fall_back(version, f"{type(problem).__name__}: {problem}")
         return None
+
+    def _verified_load(self, version: str) -> Loaded:
+        self.store.check(version)
+        return self._load(version)
+
+    def _fall_back(self, version: str, problem: str) -> Loaded | None:
+        """The newest earlier version that loads, after saying why ``version`` was refused."""
+        for older in self.store._good_versions_before(version):
+            try:
+                loaded = self._load(older)
+            except Exception:
+                continue
+            logger.error(
+                "refusing version %s of %s: %s; serving %s instead", version, self.store.root, problem, older
+            )
+            return loaded
+        logger.error(
+            "refusing version %s of %s: %s; no earlier version is good", version, self.store.root, problem
+        )
+        return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_digests(folder: Path) -> dict[str, dict[str, Any]]:
+    """``{relative path: {"bytes", "sha256"}}`` of every file under ``folder`` but the manifest."""
+    return {
+        path.relative_to(folder).as_posix(): {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path != folder / MANIFEST
+    }
 
 
 def _fsync_tree(folder: Path) -> None:

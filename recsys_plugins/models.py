@@ -1,6 +1,6 @@
 from django.db import models
 
-from assistant.models import JobStatus
+from config.jobs import JobStatus
 
 
 class RankerSetting(models.Model):

@@ -11,7 +11,7 @@ from config.commands import AisleCommand
 class Command(AisleCommand):
     help = (
         "Encode new and changed products (every active one with --full) and publish a new "
-        "index version if the catalog changed; prints products per second."
+        "index version if the catalog changed or the active one is damaged; prints products per second."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,6 +33,8 @@ class Command(AisleCommand):
             for bar in bars.values():
                 bar.close()
         state = f"published version {report.version}" if report.published else f"kept {report.version}"
+        if report.repaired:
+            state += f" (republished from the stored vectors: {report.repaired})"
         self.report(
             options,
             f"Encoded {report.encoded} products in {report.seconds:.1f}s "

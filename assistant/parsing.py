@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from catalog.models import Product
 from catalog.retrieval.encoder import resolve_device
+from config import broker
+from config.jobs import JobStatus
 
 from .models import ParserExample, TrainingJob
 from .nlu.baseline import KeywordParser
@@ -29,6 +31,10 @@ from .nlu.vocabulary import ParserVocabulary
 logger = logging.getLogger(__name__)
 # A reviewed correction counts this many times: a handful must outweigh thousands of generated lines.
 CORRECTION_WEIGHT = 5
+TRAINING_JOBS = broker.JobQueue(
+    "assistant.tasks.train_parser", TrainingJob, JobStatus.QUEUED, JobStatus.RUNNING
+)
+"""Parser training jobs and their task (named here: ``tasks`` imports this module)."""
 
 
 def parser_store() -> ParserStore:
@@ -92,14 +98,22 @@ def training_examples(vocabulary: ParserVocabulary) -> list:
 
 
 def start_training(device: str = "auto", epochs: int | None = None, activate: bool = True) -> TrainingJob:
-    """Queue a training run on the worker's ``gpu`` queue; returns its job row."""
-    from .tasks import train_parser
+    """Queue a training run on the worker's ``gpu`` queue; returns its job row.
 
+    The job is stored first and its task sent once that commits; a broker that is down leaves the
+    job queued for ``resend_queued_jobs``, it never delays or fails the caller.
+    """
     job = TrainingJob.objects.create(
         device=device, epochs=epochs or settings.AISLE_PARSER_EPOCHS, activate=activate
     )
-    train_parser.delay(job.pk)
+    TRAINING_JOBS.send_on_commit(job.pk)
     return job
+
+
+def resend_queued_jobs() -> list[int]:
+    """Send again the jobs still queued ``AISLE_TRAINING_RESEND_AFTER`` seconds after they were
+    created; returns their ids. A job delivered twice trains once (``TRAINING_JOBS.claim``)."""
+    return TRAINING_JOBS.resend_stale(settings.AISLE_TRAINING_RESEND_AFTER)
 
 
 def run_training(

@@ -9,8 +9,8 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
-from assistant.parsing import parser_store
-from catalog.indexing import index_store
+from assistant.parsing import active_parser, parser_store
+from catalog.indexing import index_store, live_index
 from catalog.models import ProductEmbedding
 from catalog.retrieval.encoder import MODEL_NAME
 from recsys_plugins.ranking import artifacts_store
@@ -26,9 +26,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "database": _check(_database),
         "channel_layer": _check(_channel_layer),
         "broker": _check(_broker),
+        "models": _check(_models),
     }
     healthy = all(check["ok"] for check in checks.values())
-    body = {"status": "ok" if healthy else "degraded", **checks, "models": _check(_models)}
+    body = {"status": "ok" if healthy else "degraded", **checks}
     return JsonResponse(body, status=200 if healthy else 503)
 
 
@@ -46,17 +47,22 @@ def _database() -> dict[str, Any]:
 
 
 def _channel_layer() -> dict[str, Any]:
+    """A message sent through the layer and read back within ``TIMEOUT_S``. Its channel is a plain
+    one, read on its own connection: a process-local channel would share the receive loop of any
+    consumer bound to the layer and wait behind it."""
     layer = get_channel_layer()
 
     async def round_trip() -> None:
-        channel = await layer.new_channel("healthz.")
+        channel = f"healthz.{uuid.uuid4().hex}"
         token = uuid.uuid4().hex
         await layer.send(channel, {"type": "healthz", "token": token})
-        received = await asyncio.wait_for(layer.receive(channel), TIMEOUT_S)
-        if received.get("token") != token:
+        if (await layer.receive(channel)).get("token") != token:
             raise RuntimeError("channel layer returned another message")
 
-    async_to_sync(round_trip)()
+    async def bounded() -> None:
+        await asyncio.wait_for(round_trip(), TIMEOUT_S)
+
+    async_to_sync(bounded)()
     return {"backend": type(layer).__name__}
 
 
@@ -71,10 +77,16 @@ HEADLINE_METRICS = ("intent_accuracy", "slot_f1", "exact_frame")
 
 
 def _models() -> dict[str, Any]:
+    """The versions this process serves; fails when an active index or parser version cannot be
+    loaded (another one is served instead) or its files were damaged since."""
     embedded = ProductEmbedding.objects.values_list("model_name", flat=True).distinct()
-    manifest = index_store().manifest()
+    served_index = live_index().get()
+    index_store().check_serving(served_index.name if served_index else None)
+    manifest = served_index.manifest if served_index else None
     index = {key: manifest[key] for key in ("version", "products", "kind")} if manifest else None
-    parser_manifest = parser_store().manifest()
+    served_parser = active_parser()
+    parser_store().check_serving(served_parser.version if served_parser else None)
+    parser_manifest = parser_store().manifest(served_parser.version) if served_parser else None
     parser = (
         {
             "version": parser_manifest["version"],

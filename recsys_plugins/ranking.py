@@ -21,6 +21,8 @@ from assistant.models import FeedbackEvent
 from catalog.indexing import live_index
 from catalog.retrieval.encoder import resolve_device
 from catalog.versions import LiveVersion, VersionStore
+from config import broker
+from config.jobs import JobStatus
 
 from . import __version__
 from .interactions import Interaction, InteractionMatrix
@@ -33,6 +35,10 @@ from .rankers.hybrid import RETRIEVAL
 logger = logging.getLogger(__name__)
 HISTORY_LIMIT = 200
 """Most recent feedback events a request's context carries."""
+TRAINING_RUNS = broker.JobQueue(
+    "recsys_plugins.tasks.fit_rankers", RankerTrainingRun, JobStatus.QUEUED, JobStatus.RUNNING
+)
+"""Training runs and their task (named here: ``tasks`` imports this module)."""
 
 
 @functools.cache
@@ -175,12 +181,20 @@ def feedback_stored(event: FeedbackEvent) -> None:
 
 
 def start_training(reason: str = "admin") -> RankerTrainingRun:
-    """Queue a training run of the trainable rankers on the ``gpu`` queue."""
-    from . import tasks  # tasks import this module
+    """Queue a training run of the trainable rankers on the ``gpu`` queue.
 
+    The run is stored first and its task sent once that commits; a broker that is down leaves the
+    run queued for ``resend_queued_runs``, it never delays or fails the caller.
+    """
     run = RankerTrainingRun.objects.create(reason=reason)
-    tasks.fit_rankers.delay(run.pk)
+    TRAINING_RUNS.send_on_commit(run.pk)
     return run
+
+
+def resend_queued_runs() -> list[int]:
+    """Send again the runs still queued ``AISLE_TRAINING_RESEND_AFTER`` seconds after they were
+    created; returns their ids. A run delivered twice trains once (``TRAINING_RUNS.claim``)."""
+    return TRAINING_RUNS.resend_stale(settings.AISLE_TRAINING_RESEND_AFTER)
 
 
 def run_training(run: RankerTrainingRun) -> RankerTrainingRun:

@@ -12,13 +12,15 @@ from .models import RankerTrainingRun
 logger = logging.getLogger(__name__)
 
 
-@shared_task
+# Acknowledged on receipt, not when done: training can outlast the broker's visibility timeout,
+# after which an unacknowledged message goes to a second worker while the first still trains.
+@shared_task(name=ranking.TRAINING_RUNS.task, acks_late=False)
 def fit_rankers(run_id: int) -> dict:
     """Run training run ``run_id`` on the ``gpu`` queue; a worker without a GPU trains on its CPU."""
-    run = RankerTrainingRun.objects.filter(pk=run_id).first()
+    run = ranking.TRAINING_RUNS.claim(run_id)
     if run is None:
-        logger.warning("ranker training run %s is gone; nothing to do", run_id)
-        return {"run": run_id, "status": "missing"}
+        logger.warning("ranker training run %s is gone or already taken; nothing to do", run_id)
+        return {"run": run_id, "status": "skipped"}
     run = ranking.run_training(run)
     return {"run": run.pk, "status": run.status, "version": run.version}
 
@@ -33,3 +35,9 @@ def fit_rankers_if_stale() -> dict:
     if not newer.exists():
         return {"status": "up to date"}
     return {"status": "queued", "run": ranking.start_training(reason="schedule").pk}
+
+
+@shared_task
+def resend_queued_runs() -> dict:
+    """The training sweep (Celery beat): sends again the runs the broker did not take."""
+    return {"sent": ranking.resend_queued_runs()}

@@ -158,15 +158,18 @@ def test_hybrid_explanations_reach_the_chat_cards_after_training(own_data_dir, i
 
 @pytest.mark.django_db
 def test_feedback_events_ask_for_training_after_refit_after(
-    settings, own_data_dir, small_catalog, fresh_registry
+    settings, own_data_dir, indexed_catalog, fresh_registry, django_capture_on_commit_callbacks
 ):
     settings.AISLE_CF_REFIT_AFTER = 3
+    # Feedback is taken only on products the chat has shown.
+    shown = [card["sku"] for card in services.chat_turn("session-a", "something for my home")["products"]]
     app.conf.task_always_eager = True  # the queued run executes here, synchronously
     try:
-        for sku in small_catalog[:2]:
+        for sku in shown[:2]:
             services.record_feedback("session-a", sku, "like")
         assert not RankerTrainingRun.objects.exists()
-        services.record_feedback("session-a", small_catalog[2], "add_to_cart")
+        with django_capture_on_commit_callbacks(execute=True):  # the run is sent once it is committed
+            services.record_feedback("session-a", shown[2], "add_to_cart")
     finally:
         app.conf.task_always_eager = False
     run = RankerTrainingRun.objects.get()
@@ -175,12 +178,15 @@ def test_feedback_events_ask_for_training_after_refit_after(
 
 
 @pytest.mark.django_db
-def test_the_schedule_trains_only_when_feedback_came_in(own_data_dir, small_catalog):
+def test_the_schedule_trains_only_when_feedback_came_in(
+    own_data_dir, small_catalog, django_capture_on_commit_callbacks
+):
     app.conf.task_always_eager = True
     try:
         assert fit_rankers_if_stale() == {"status": "up to date"}
         shoppers_with_shared_taste(small_catalog)
-        assert fit_rankers_if_stale()["status"] == "queued"
+        with django_capture_on_commit_callbacks(execute=True):  # the run is sent once it is committed
+            assert fit_rankers_if_stale()["status"] == "queued"
         assert fit_rankers_if_stale() == {"status": "up to date"}
     finally:
         app.conf.task_always_eager = False

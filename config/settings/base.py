@@ -7,6 +7,12 @@ see https://docs.djangoproject.com/en/5.2/ref/settings/.
 from pathlib import Path
 
 import environ
+from django.core.checks.security.base import (  # Django's own criteria (check_secret_key, W009)
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+    _check_secret_key,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -26,10 +32,31 @@ SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY)
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 
 
-def refuse_dev_secret(debug: bool, secret_key: str) -> None:
-    """Stop a non-debug process from running with the public development secret."""
-    if not debug and secret_key == DEV_SECRET_KEY:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+# Secrets published in compose files, tutorials and docs: never a real key, whatever their length.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {"change-me", "changeme", "change_me", "secret", "secret-key", "secret_key", "your-secret-key", "django"}
+)
+NEW_SECRET_HINT = "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+
+
+def refuse_weak_secret(debug: bool, secret_key: str) -> None:
+    """Stop a non-debug process from running with the development secret, a known default, or a
+    key Django's own deployment check calls weak (under 50 characters, under 5 distinct ones, or
+    startproject's throwaway ``django-insecure-`` prefix)."""
+    if debug:
+        return
+    if secret_key == DEV_SECRET_KEY:
+        raise ImproperlyConfigured(f"SECRET_KEY must be set when DEBUG is off. {NEW_SECRET_HINT}")
+    if secret_key.strip().lower() in KNOWN_DEFAULT_SECRETS:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is a known default ({secret_key!r}); set a long random value. {NEW_SECRET_HINT}"
+        )
+    if not _check_secret_key(secret_key):
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is weak: it needs {SECRET_KEY_MIN_LENGTH} or more characters, "
+            f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS} or more distinct ones, and no "
+            f"{SECRET_KEY_INSECURE_PREFIX!r} prefix. {NEW_SECRET_HINT}"
+        )
 
 
 # ------------------------------------------------------------------------------
@@ -57,6 +84,8 @@ LOCAL_APPS = [
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
+    # First, so that it sees the error answers of every other middleware too.
+    "assistant.middleware.JsonApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -112,11 +141,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 # ------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
+# Seconds a process tries to reach Redis or the broker: requests queue tasks (config/broker.py) and
+# /healthz probes both, so a Redis that is down must fail them at once, not after redis-py's retries.
+REDIS_CONNECT_TIMEOUT = 2.0
+# Read timeout of the long-lived Redis connections: well above the 5 s that channels_redis (BRPOP)
+# and the Celery workers block on a read, so a quiet connection is never taken for a dead one.
+REDIS_READ_TIMEOUT = 30.0
 if REDIS_URL:
+    # The chat binds no socket to the layer (docker/README.md, "Redis"); it serves group messages.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+                        "socket_timeout": REDIS_READ_TIMEOUT,
+                    }
+                ]
+            },
         }
     }
 else:
@@ -138,10 +182,28 @@ if CELERY_BROKER_URL == "filesystem://":
     }
     for folder in ("queue", "processed", "control", "results"):
         (CELERY_QUEUE_DIR / folder).mkdir(parents=True, exist_ok=True)
+# A task a worker took but never acknowledged (the worker was killed) is delivered again after this
+# many seconds. Tasks acknowledge when they finish (acks-late), so every task that may run longer
+# must be safe to run twice: index refreshes are; training acknowledges on receipt instead, and a
+# run left queued is sent again by the training sweeps below.
+AISLE_BROKER_VISIBILITY_TIMEOUT = env.int("AISLE_BROKER_VISIBILITY_TIMEOUT", default=300)
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+        "socket_timeout": REDIS_READ_TIMEOUT,
+        "visibility_timeout": AISLE_BROKER_VISIBILITY_TIMEOUT,
+    }
+if CELERY_RESULT_BACKEND.startswith(("redis://", "rediss://")):
+    CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_CONNECT_TIMEOUT
+    # Sending a task subscribes to its result; Celery's default retries that for 20 s.
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 1, "interval_start": 0.2}}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
+# A pool process that dies mid-task leaves its message to be delivered again, as a dead worker does.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
 CELERY_RESULT_EXPIRES = 24 * 3600
@@ -151,12 +213,29 @@ CELERY_TASK_ROUTES = {
     "assistant.tasks.train_parser": {"queue": "gpu"},
     "recsys_plugins.tasks.fit_rankers": {"queue": "gpu"},
 }
+# Training runs still queued this many seconds after they were created (the broker was down) are
+# sent again by the training sweeps, every AISLE_TRAINING_SWEEP_SECONDS.
+AISLE_TRAINING_RESEND_AFTER = env.float("AISLE_TRAINING_RESEND_AFTER", default=120.0)
+AISLE_TRAINING_SWEEP_SECONDS = env.float("AISLE_TRAINING_SWEEP_SECONDS", default=60.0)
 # Workers started with --beat retrain the trainable rankers on this period when feedback came in.
 CELERY_BEAT_SCHEDULE = {
     "fit-rankers": {
         "task": "recsys_plugins.tasks.fit_rankers_if_stale",
         "schedule": env.float("AISLE_RANKER_REFIT_SECONDS", default=3600.0),
-    }
+    },
+    "resend-ranker-training": {
+        "task": "recsys_plugins.tasks.resend_queued_runs",
+        "schedule": AISLE_TRAINING_SWEEP_SECONDS,
+    },
+    "resend-parser-training": {
+        "task": "assistant.tasks.resend_queued_jobs",
+        "schedule": AISLE_TRAINING_SWEEP_SECONDS,
+    },
+    # Lost index refreshes are sent again, and a lagging or damaged index refreshed (also at worker start).
+    "sweep-index": {
+        "task": "catalog.tasks.sweep_index",
+        "schedule": env.float("AISLE_INDEX_SWEEP_SECONDS", default=300.0),
+    },
 }
 
 # ------------------------------------------------------------------------------
@@ -178,6 +257,8 @@ AISLE_CHAT_RATE_PER_SECOND = 1.0
 # so that a burst of edits is encoded and published once.
 AISLE_INDEX_AUTO_REFRESH = env.bool("AISLE_INDEX_AUTO_REFRESH", default=True)
 AISLE_INDEX_REFRESH_DELAY = 2.0
+# A refresh job queued this many seconds ago and not started is taken for lost and sent again.
+AISLE_INDEX_JOB_TIMEOUT = env.float("AISLE_INDEX_JOB_TIMEOUT", default=300.0)
 # How semantic and lexical candidates are fused (see catalog/retrieval/fusion.py).
 AISLE_FUSION = "convex"
 AISLE_FUSION_WEIGHTS = {"semantic": 0.5, "lexical": 0.5}
@@ -213,6 +294,10 @@ USE_TZ = True
 # django-import-export: every admin import is previewed (dry run) first.
 IMPORT_EXPORT_SKIP_ADMIN_CONFIRM = False
 IMPORT_EXPORT_USE_TRANSACTIONS = True
+# Export needs the model's view permission, import its add permission; imports upsert,
+# so the admins that import also require change (catalog/admin.py).
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,5 @@
 """The chat WebSocket (CONTRACTS §4): validates frames and hands them to the services."""
 
-import json
 import logging
 from typing import Any
 
@@ -14,16 +13,15 @@ from .messages import (
     FeedbackMessage,
     ProtocolError,
     ResetMessage,
+    decode_client_json,
     error,
     parse_client_message,
+    server_error,
 )
 from .ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
 
-# A frame carries one message of at most AISLE_MAX_MESSAGE_CHARS characters;
-# anything far larger is refused before it is parsed.
-MAX_FRAME_BYTES = 16_384
 # Refused frames (bad ones, and those over the AISLE_CHAT_RATE_* limit) add up; a client
 # with this many is disconnected (close code 4008, policy).
 MAX_PROTOCOL_ERRORS = 20
@@ -31,6 +29,9 @@ POLICY_VIOLATION = 4008
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
+    # Bound to no channel layer: the chat uses no groups, so a socket never waits on Redis (docker/README.md).
+    channel_layer_alias = None
+
     async def connect(self) -> None:
         self.session_key = await self._session_key()
         self.protocol_errors = 0
@@ -45,13 +46,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse("rate_limited", "You are sending messages too fast; please slow down.")
         elif text_data is None:
             await self._refuse("invalid_message", "Send JSON text frames, not binary.")
-        elif len(text_data.encode()) > MAX_FRAME_BYTES:
-            await self._refuse("message_too_long", f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
         else:
             try:
-                content = json.loads(text_data)
-            except json.JSONDecodeError:
-                await self._refuse("invalid_json", "The frame is not valid JSON.")
+                content = decode_client_json(text_data)
+            except ProtocolError as problem:
+                await self._refuse(problem.code, problem.message)
                 return
             await self.receive_json(content)
 
@@ -66,7 +65,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except Exception:
             # The shopper gets an answer and the socket stays open; the log has the cause.
             logger.exception("chat turn failed for session %s", self.session_key[:8])
-            await self.send_json(error("server_error", "Something went wrong on our side. Please try again."))
+            await self.send_json(server_error())
 
     async def _handle_message(self, message: ChatMessage) -> None:
         reply = await database_sync_to_async(services.chat_turn)(self.session_key, message["text"])
@@ -79,6 +78,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             )
         except services.UnknownProduct as problem:
             await self._refuse("unknown_sku", str(problem))
+            return
+        except ProtocolError as problem:  # a product this chat never showed
+            await self._refuse(problem.code, problem.message)
             return
         await self.send_json({"type": "ack", "sku": message["sku"], "action": message["action"]})
 

@@ -1,22 +1,24 @@
 """Message shapes of the chat protocol (CONTRACTS §4) and their validation."""
 
+from collections.abc import Iterable
 from typing import Any, Literal, NotRequired, TypedDict
 
 from django.conf import settings
+
+from config import untrusted
 
 MESSAGE = "message"
 FEEDBACK = "feedback"
 RESET = "reset"
 FEEDBACK_ACTIONS = ("click", "like", "dislike", "add_to_cart")
+# A frame or request body carries one message of at most AISLE_MAX_MESSAGE_CHARS characters;
+# anything far larger is refused before it is parsed.
+MAX_FRAME_BYTES = 16_384
 
 
-class ProtocolError(Exception):
-    """Bad client input: ``code`` is machine-readable, the message is for people."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+# Bad client input, refused with its code: the one exception of every input boundary, so the
+# decoder's refusals and the protocol's own need no translating.
+ProtocolError = untrusted.UntrustedInputError
 
 
 class ChatMessage(TypedDict):
@@ -83,6 +85,28 @@ class Error(TypedDict):
 
 def error(code: str, message: str) -> Error:
     return {"type": "error", "code": code, "message": message}
+
+
+def server_error() -> Error:
+    """The answer to a failure on the server's side; the log has the cause."""
+    return error("server_error", "Something went wrong on our side. Please try again.")
+
+
+def decode_client_json(raw: str | bytes) -> Any:
+    """A client's JSON (a WebSocket frame or a request body) within the protocol's bounds: size,
+    nesting depth, number size, and only text the database can store. Raises ``ProtocolError``."""
+    size = len(raw) if isinstance(raw, bytes) else len(raw.encode(errors="surrogatepass"))
+    if size > MAX_FRAME_BYTES:
+        raise ProtocolError("message_too_long", f"Frames and bodies are limited to {MAX_FRAME_BYTES} bytes.")
+    return untrusted.loads(raw)
+
+
+def check_parameters(parameters: Iterable[tuple[str, list[str]]]) -> None:
+    """Query-string parameters (``QueryDict.lists()``): names and values must be storable text."""
+    for name, values in parameters:
+        untrusted.check_text(name, "A parameter name")
+        for value in values:
+            untrusted.check_text(value, f"{name!r}")
 
 
 def validate_text(text: Any) -> str:

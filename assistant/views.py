@@ -1,6 +1,5 @@
 """The chat page and the JSON API (CONTRACTS §5)."""
 
-import json
 import secrets
 from typing import Any
 
@@ -15,9 +14,15 @@ from catalog.models import Category
 from recsys_plugins.manager import UnknownRanker
 
 from . import services
-from .messages import ProtocolError, error, validate_feedback, validate_text
+from .messages import (
+    ProtocolError,
+    check_parameters,
+    decode_client_json,
+    error,
+    validate_feedback,
+    validate_text,
+)
 
-MAX_BODY_BYTES = 16_384
 MAX_K = 50
 
 
@@ -51,6 +56,7 @@ def api_search(request: HttpRequest) -> JsonResponse:
     ``price_min``, ``price_max``, ``in_stock``, and repeatable ``brand``, ``color``,
     ``material`` and ``category`` (a category path or name; its sub-categories count)."""
     try:
+        check_parameters(request.GET.lists())
         query = validate_text(request.GET.get("q", ""))
         k = _whole_number(request.GET.get("k", settings.AISLE_RESULTS_PER_PAGE), "k", 1, MAX_K)
         filters = _search_filters(request.GET)
@@ -125,12 +131,7 @@ def api_feedback(request: HttpRequest) -> JsonResponse:
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
-    if len(request.body) > MAX_BODY_BYTES:
-        raise ProtocolError("message_too_long", f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
-    try:
-        body = json.loads(request.body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ProtocolError("invalid_json", "The request body is not valid JSON.") from None
+    body = decode_client_json(request.body)
     if not isinstance(body, dict):
         raise ProtocolError("invalid_json", "The request body must be a JSON object.")
     return body

@@ -6,7 +6,6 @@ for ``bestbuy``.
 """
 
 import csv
-import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,8 +14,9 @@ from typing import Any
 import ijson
 
 from catalog.vocabulary import colors_in_text, materials_in_text
+from config import untrusted
 
-from .records import ProductRecord, RowError, parse_price, record_from_mapping
+from .records import ProductRecord, RowError, check_row, parse_price, record_from_mapping
 
 Row = tuple[int, ProductRecord | RowError]
 Reader = Callable[[Path], Iterator[Row]]
@@ -33,9 +33,9 @@ def read_jsonl(path: Path) -> Iterator[Row]:
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
-            except json.JSONDecodeError as error:
-                yield number, RowError(f"invalid JSON: {error.msg} at column {error.colno}")
+                data = untrusted.loads(line)
+            except untrusted.UntrustedInputError as error:
+                yield number, RowError(f"invalid JSON: {error.message}")
                 continue
             yield number, _guarded(record_from_mapping, data)
 
@@ -64,9 +64,9 @@ def record_from_csv_row(row: dict[str | None, Any]) -> ProductRecord:
     attributes = row.get("attributes") or {}
     if isinstance(attributes, str):
         try:
-            attributes = json.loads(attributes)
-        except json.JSONDecodeError:
-            raise RowError("attributes column is not a JSON object") from None
+            attributes = untrusted.loads(attributes)
+        except untrusted.UntrustedInputError as error:
+            raise RowError(f"attributes column is not a JSON object: {error.message}") from None
     data["attributes"] = {
         **attributes,
         **{
@@ -94,6 +94,7 @@ _BESTBUY_SKU = re.compile(r"/(\d+)_[^/]*$")
 def _record_from_bestbuy(item: dict[str, Any]) -> ProductRecord:
     if not isinstance(item, dict):
         raise RowError("expected a JSON object")
+    check_row(item)  # before the fields are turned into text: a deep list would recurse
     match = _BESTBUY_SKU.search(str(item.get("image") or ""))
     if not match:
         raise RowError(f"no SKU in image file name: {item.get('image')!r}")

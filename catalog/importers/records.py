@@ -8,7 +8,9 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from catalog.links import safe_url
 from catalog.vocabulary import normalise_colors, normalise_materials
+from config.untrusted import UntrustedInputError, check_document
 
 CATEGORY_SEPARATOR = " > "
 # Attributes holding vocabulary words; importers snap them to canonical values.
@@ -61,6 +63,7 @@ def record_from_mapping(data: dict[str, Any]) -> ProductRecord:
     """
     if not isinstance(data, dict):
         raise RowError("expected a JSON object")
+    check_row(data)
     sku = _required_text(data, "sku", max_length=64)
     title = _required_text(data, "title", max_length=300)
     categories = data.get("categories") or []
@@ -86,6 +89,14 @@ def record_from_mapping(data: dict[str, Any]) -> ProductRecord:
         rating_count=_non_negative_int(data.get("rating_count"), "rating_count") or 0,
         stock=_non_negative_int(data.get("stock"), "stock"),
     )
+
+
+def check_row(data: Any) -> None:
+    """Refuse a row nested too deep or holding text no database stores (NUL, lone surrogates)."""
+    try:
+        check_document(data)
+    except UntrustedInputError as error:
+        raise RowError(str(error)) from None
 
 
 def normalise_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -179,12 +190,15 @@ def _currency(value: Any) -> str:
 
 
 def _url(value: Any, key: str) -> str:
+    """A safe link (``catalog.links``), ``http:`` upgraded; an unsafe one rejects the row, so the
+    import report names it instead of the product silently losing its picture or page."""
     url = _text(value)
-    if url and not url.startswith(("http://", "https://", "/")):
-        raise RowError(f"{key} must be an http(s) URL or a path: {url!r}")
-    if len(url) > 1000:
+    safe = safe_url(url)
+    if url and not safe:
+        raise RowError(f"{key} must be an https URL or a path on this site (/…): {url!r}")
+    if len(safe) > 1000:
         raise RowError(f"{key} is longer than 1000 characters")
-    return url
+    return safe
 
 
 def _rating(value: Any) -> float | None:

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import prefetch_related_objects
 
+from catalog.links import safe_url
 from catalog.models import Product
 from catalog.retrieval.filters import Constraints
 from catalog.retrieval.keyword_slots import constraints_from_slots
@@ -37,6 +38,16 @@ class UnknownProduct(LookupError):
     """Feedback named a SKU the catalog does not have."""
 
 
+class ProductNotShown(ProtocolError):
+    """Feedback named a product the session's conversation never showed: taking it would let
+    anyone who knows a SKU push it up (or down) the ranking."""
+
+    def __init__(self, sku: str) -> None:
+        super().__init__(
+            "not_shown", f"Feedback is taken only on products this chat has shown; {sku!r} was not."
+        )
+
+
 def product_card(product: Product, explanation: str) -> ProductCard:
     """A product as the chat and the search API show it (CONTRACTS §4)."""
     return {
@@ -46,8 +57,8 @@ def product_card(product: Product, explanation: str) -> ProductCard:
         "currency": product.currency,
         "brand": product.brand.name if product.brand else "",
         "categories": [category.full_name for category in product.categories.all()],
-        "image_url": product.image_url,
-        "url": product.url,
+        "image_url": safe_url(product.image_url),
+        "url": safe_url(product.url),
         "rating": product.rating,
         "explanation": explanation,
     }
@@ -276,7 +287,7 @@ def reset(session_key: str) -> Reply:
 
 def shopper_feedback(session_key: str, sku: str, action: str) -> FeedbackEvent:
     """Feedback from a product card's buttons: stored like any other, and "add to cart" also puts
-    the product in the conversation's cart. Raises ``UnknownProduct``."""
+    the product in the conversation's cart. Raises ``UnknownProduct`` or ``ProductNotShown``."""
     event = record_feedback(session_key, sku, action)
     if action == FeedbackEvent.Action.ADD_TO_CART:
         with transaction.atomic():
@@ -294,12 +305,15 @@ def cart_size(session_key: str | None) -> int:
 
 
 def record_feedback(session_key: str, sku: str, action: str) -> FeedbackEvent:
-    """Store a shopper's reaction to a product; raises ``UnknownProduct``."""
+    """Store a shopper's reaction to a product the conversation has shown; raises
+    ``UnknownProduct`` or ``ProductNotShown``."""
     product = Product.objects.filter(sku=sku).first()
     if product is None:
         raise UnknownProduct(f"No product with SKU {sku!r}.")
     conversation = Conversation.objects.filter(session_key=session_key).first()
     shown = conversation.state.get("shown", []) if conversation else []
+    if conversation is None or (sku not in shown and not _ever_shown(conversation, sku)):
+        raise ProductNotShown(sku)
     event = FeedbackEvent.objects.create(
         session_key=session_key,
         product=product,
@@ -312,6 +326,12 @@ def record_feedback(session_key: str, sku: str, action: str) -> FeedbackEvent:
     )
     ranking.feedback_stored(event)
     return event
+
+
+def _ever_shown(conversation: Conversation, sku: str) -> bool:
+    """Whether any reply of the conversation listed ``sku`` (the state keeps only the latest list)."""
+    replies = conversation.messages.filter(role=Message.Role.ASSISTANT).values_list("products", flat=True)
+    return any(card.get("sku") == sku for cards in replies.iterator() for card in cards or ())
 
 
 def history(session_key: str) -> list[dict[str, Any]]:

@@ -87,7 +87,11 @@ async def test_frames_over_the_rate_limit_are_refused_unprocessed_until_the_buck
     settings.AISLE_CHAT_RATE_BURST = 3
     settings.AISLE_CHAT_RATE_PER_SECOND = 2.0  # a token every 0.5 s
     communicator = await connect()
-    skus = indexed_catalog[:6]
+    # Feedback is taken only on products the chat has shown.
+    await communicator.send_json_to({"type": "message", "text": "something for my home"})
+    skus = [card["sku"] for card in (await communicator.receive_json_from(timeout=30))["products"]][:6]
+    assert len(skus) == 6
+    await asyncio.sleep(0.6)  # the message took a token: the bucket is full again
     for sku in skus[:5]:  # back to back: the burst of three, then two over the limit
         await communicator.send_json_to({"type": "feedback", "sku": sku, "action": "like"})
     answers = [await communicator.receive_json_from(timeout=10) for _ in range(5)]

@@ -59,7 +59,8 @@ def test_search_api(client, indexed_catalog):
 
 @pytest.mark.django_db
 def test_feedback_api(client, indexed_catalog):
-    sku = indexed_catalog[0]
+    shown = post(client, "/api/chat/", {"session": "shopper-123", "text": "floor lamp"}).json()["products"]
+    sku = shown[0]["sku"]  # feedback is taken only on products the chat has shown
     response = post(client, "/api/feedback/", {"session": "shopper-123", "sku": sku, "action": "add_to_cart"})
     assert response.status_code == 201
     assert response.json()["type"] == "ack"

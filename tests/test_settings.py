@@ -1,6 +1,7 @@
 """Configuration from the environment (CONTRACTS §1)."""
 
 import os
+import secrets
 import subprocess
 import sys
 
@@ -62,5 +63,6 @@ def test_debug_off_refuses_the_development_secret(tmp_path):
     refused_local = settings_of("config.settings.local", DATA_DIR=str(tmp_path), DEBUG="false")
     assert refused_local.returncode != 0
     assert "SECRET_KEY must be set" in refused_local.stderr
-    accepted = settings_of("config.settings.production", DATA_DIR=str(tmp_path), SECRET_KEY="x" * 50)
+    strong = secrets.token_urlsafe(50)  # "x" * 50 would be weak (one distinct character)
+    accepted = settings_of("config.settings.production", DATA_DIR=str(tmp_path), SECRET_KEY=strong)
     assert accepted.returncode == 0, accepted.stderr

@@ -1,10 +1,10 @@
 """Development settings: `make run` uses these."""
 
 from .base import *  # noqa: F403
-from .base import SECRET_KEY, env, refuse_dev_secret
+from .base import SECRET_KEY, env, refuse_weak_secret
 
 DEBUG = env.bool("DEBUG", default=True)
-refuse_dev_secret(DEBUG, SECRET_KEY)
+refuse_weak_secret(DEBUG, SECRET_KEY)
 
 # Serve app static files straight from the apps, no collectstatic needed.
 WHITENOISE_USE_FINDERS = True

@@ -1,10 +1,10 @@
 """Production settings: DEBUG off, a real secret required, secure cookies."""
 
 from .base import *  # noqa: F403
-from .base import SECRET_KEY, env, refuse_dev_secret
+from .base import SECRET_KEY, env, refuse_weak_secret
 
 DEBUG = env.bool("DEBUG", default=False)
-refuse_dev_secret(DEBUG, SECRET_KEY)
+refuse_weak_secret(DEBUG, SECRET_KEY)
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

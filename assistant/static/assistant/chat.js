@@ -30,12 +30,19 @@
 
   const str = (v) => (v === undefined || v === null ? '' : String(v));
 
-  // Only http(s) URLs (absolute or relative to this page) are allowed.
+  // The server sends only safe links (catalog/links.py); this is the page's own guard for the
+  // same rule: a path on this site ("/p/1", never "//host/p/1") or an https: URL.
   function safeUrl(raw) {
     if (typeof raw !== 'string' || !raw.trim()) return null;
+    const text = raw.trim();
+    if (/[\u0000-\u001f\u007f\\]/.test(text)) return null;
     try {
-      const u = new URL(raw.trim(), location.href);
-      return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
+      if (text.startsWith('/')) {
+        const u = new URL(text, location.href);
+        return !text.startsWith('//') && u.origin === location.origin ? u.href : null;
+      }
+      const u = new URL(text);
+      return u.protocol === 'https:' && u.hostname ? u.href : null;
     } catch {
       return null;
     }

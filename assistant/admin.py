@@ -2,11 +2,22 @@
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.auth import get_permission_codename
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from . import parsing
 from .models import Conversation, FeedbackEvent, Message, ParserExample, TrainingJob
+
+
+def may_change(request: HttpRequest, model: type[Model]) -> bool:
+    """Whether the user holds ``model``'s change permission, whatever its admin allows in forms.
+
+    Training runs are read-only rows: the change permission on a run model is what lets an
+    admin start runs and switch the version they serve.
+    """
+    opts = model._meta
+    return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -51,8 +62,15 @@ class FeedbackEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
 
+class ParserVersionsPermission:
+    """Actions that train or activate a parser version need the change permission on training jobs."""
+
+    def has_parser_versions_permission(self, request: HttpRequest) -> bool:
+        return may_change(request, TrainingJob)
+
+
 @admin.register(ParserExample)
-class ParserExampleAdmin(admin.ModelAdmin):
+class ParserExampleAdmin(ParserVersionsPermission, admin.ModelAdmin):
     """Utterances the parser got wrong, with the frame they should have: reviewed ones are trained on."""
 
     list_display = ["text", "intent", "slots", "reviewed", "updated_at"]
@@ -60,19 +78,21 @@ class ParserExampleAdmin(admin.ModelAdmin):
     search_fields = ["text"]
     actions = ["mark_reviewed", "train_parser"]
 
-    @admin.action(description="Mark as reviewed (train on them)")
+    @admin.action(description="Mark as reviewed (train on them)", permissions=["change"])
     def mark_reviewed(self, request: HttpRequest, queryset: QuerySet[ParserExample]) -> None:
         count = queryset.update(reviewed=True)
         self.message_user(request, f"{count} examples will be used in the next training run.")
 
-    @admin.action(description="Train a new parser with the reviewed examples")
+    @admin.action(
+        description="Train a new parser with the reviewed examples", permissions=["parser_versions"]
+    )
     def train_parser(self, request: HttpRequest, queryset: QuerySet[ParserExample]) -> None:
         job = parsing.start_training(settings.AISLE_DEVICE)
         self.message_user(request, f"Training job #{job.pk} is queued; follow it under Training jobs.")
 
 
 @admin.register(TrainingJob)
-class TrainingJobAdmin(ReadOnlyAdmin):
+class TrainingJobAdmin(ParserVersionsPermission, ReadOnlyAdmin):
     """Parser training runs: progress while they run, held-out scores after; activate any kept version."""
 
     list_display = [
@@ -110,7 +130,7 @@ class TrainingJobAdmin(ReadOnlyAdmin):
     def is_active(self, job: TrainingJob) -> bool:
         return bool(job.version) and job.version == parsing.parser_store().active_version()
 
-    @admin.action(description="Activate this version (roll back or forward)")
+    @admin.action(description="Activate this version (roll back or forward)", permissions=["parser_versions"])
     def activate_version(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one job.", level=messages.ERROR)
@@ -125,7 +145,7 @@ class TrainingJobAdmin(ReadOnlyAdmin):
             request, f"Parser version {job.version} is active; web processes switch on their next parse."
         )
 
-    @admin.action(description="Train a new parser with the same settings")
+    @admin.action(description="Train a new parser with the same settings", permissions=["parser_versions"])
     def train_again(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
         for job in queryset:
             queued = parsing.start_training(job.device, job.epochs, job.activate)

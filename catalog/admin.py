@@ -6,6 +6,10 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from import_export.admin import ImportExportModelAdmin
 
+from config import broker
+
+from .indexing import queue_refresh, roll_back_index
+from .links import safe_url
 from .models import Attribute, Brand, Category, Product, ProductAttributeValue
 from .resources import ProductResource
 from .signals import schedule_index_refresh
@@ -82,7 +86,7 @@ class ProductAdmin(ImportExportModelAdmin):
     filter_horizontal = ["categories"]
     readonly_fields = ["thumbnail", "created_at", "updated_at", "content_hash", "index_stale"]
     inlines = [AttributeValueInline]
-    actions = ["refresh_search_index", "deactivate"]
+    actions = ["refresh_search_index", "deactivate", "roll_back_search_index"]
     list_per_page = 50
     fieldsets = [
         (None, {"fields": ["sku", "title", "description", "brand", "categories"]}),
@@ -93,16 +97,21 @@ class ProductAdmin(ImportExportModelAdmin):
 
     @admin.display(description="image")
     def thumbnail(self, product: Product) -> str:
-        if not product.image_url.startswith(("http://", "https://", "/")):
+        image_url = safe_url(product.image_url)
+        if not image_url:
             return "—"
         return format_html(
             '<img src="{}" alt="" loading="lazy" style="height:48px;width:48px;object-fit:contain">',
-            product.image_url,
+            image_url,
         )
 
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
         obj.content_hash = ""  # edited by hand: the next import of this SKU rewrites it
         super().save_model(request, obj, form, change)
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        """The settings' code (add) and change: an import updates the SKUs it already has."""
+        return super().has_import_permission(request) and self.has_change_permission(request)
 
     def get_export_queryset(self, request: HttpRequest) -> QuerySet[Product]:
         return (
@@ -112,25 +121,53 @@ class ProductAdmin(ImportExportModelAdmin):
             .prefetch_related("categories", "attribute_values__attribute")
         )
 
-    @admin.action(description="Re-encode and reindex (in the background)")
+    @admin.action(description="Re-encode and reindex (in the background)", permissions=["change"])
     def refresh_search_index(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         product_ids = list(queryset.values_list("pk", flat=True))
-        try:
-            result = refresh_index.delay(product_ids)
-        except Exception as problem:  # the broker is down: say so, change nothing
-            self.message_user(request, f"Could not queue the reindex: {problem}", messages.ERROR)
+        job = queue_refresh(f"admin: re-encode {len(product_ids)} products", product_ids=product_ids)
+        task_id = broker.send(refresh_index, job_id=job.pk)
+        if task_id is None:
+            self.message_user(
+                request,
+                f"Could not queue the reindex now: the task broker is not reachable. Index job #{job.pk} "
+                "is recorded; the index sweep sends it once the broker is back.",
+                messages.ERROR,
+            )
             return
         self.message_user(
             request,
-            f"Queued re-encoding of {len(product_ids)} products and a new search index (task {result.id}).",
+            f"Queued re-encoding of {len(product_ids)} products and a new search index "
+            f"(index job #{job.pk}, task {task_id}).",
             messages.SUCCESS,
         )
 
-    @admin.action(description="Deactivate (hide from shoppers)")
+    @admin.action(description="Deactivate (hide from shoppers)", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         count = queryset.update(is_active=False)
         schedule_index_refresh()
         self.message_user(request, f"Deactivated {count} products.", messages.SUCCESS)
+
+    @admin.action(
+        description="Roll back the search index to the previous version (any selection)",
+        permissions=["change"],
+    )
+    def roll_back_search_index(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        """The whole index goes back one kept version; which products are selected does not matter."""
+        try:
+            version = roll_back_index()
+        except LookupError as problem:
+            self.message_user(
+                request,
+                f"No earlier search index version to roll back to ({problem}); the active one stays.",
+                messages.ERROR,
+            )
+            return
+        self.message_user(
+            request,
+            f"The search index is back at version {version}; searches use it from their next request. "
+            "The next catalog edit publishes the catalog as it is again.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Category)

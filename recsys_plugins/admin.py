@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from assistant.admin import ReadOnlyAdmin
+from assistant.admin import ReadOnlyAdmin, may_change
 
 from . import ranking
 from .models import RankerSetting, RankerTrainingRun
@@ -51,7 +51,11 @@ class RankerSettingAdmin(admin.ModelAdmin):
         installed = self._installed(setting)
         return ", ".join(hook.removeprefix("aisle_") for hook in installed.hooks) if installed else ""
 
-    @admin.action(description="Train the trainable rankers now")
+    def has_train_permission(self, request: HttpRequest) -> bool:
+        """Training publishes new ranker artifacts: it needs the change permission on training runs."""
+        return may_change(request, RankerTrainingRun)
+
+    @admin.action(description="Train the trainable rankers now", permissions=["train"])
     def train_rankers(self, request: HttpRequest, queryset: QuerySet[RankerSetting]) -> None:
         run = ranking.start_training(reason="admin")
         self.message_user(request, f"Ranker training run #{run.pk} is queued.", level=messages.SUCCESS)

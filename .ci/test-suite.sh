@@ -9,7 +9,7 @@
 # tests that need the services skip and say so.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PYTEST=(.venv/bin/python -m pytest)
+PYTEST=(.venv/bin/python -m pytest --durations=15)
 PG_URL=${AISLE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 REDIS=${AISLE_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
 

@@ -61,6 +61,12 @@ def sweep_index() -> dict:
 
 
 def sweep_at_worker_start(sender: Any = None, **kwargs: Any) -> None:
-    """``worker_ready`` receiver: a restarted worker takes up what a killed one left."""
-    if settings.AISLE_INDEX_AUTO_REFRESH:
-        send(sweep_index)
+    """``worker_ready`` receiver: a restarted worker takes up what a killed one left.
+
+    The sweep runs here, in the starting worker, rather than as a message that any worker (one
+    configured differently, or busy for an hour with training) might take.
+    """
+    try:
+        sweep_index()
+    except Exception:  # the worker must start even when the database does not answer yet
+        logger.exception("the index sweep at worker start failed; the beat schedule runs it again")

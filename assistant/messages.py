@@ -5,7 +5,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 from django.conf import settings
 
-from config import untrusted
+from core import untrusted
 
 MESSAGE = "message"
 FEEDBACK = "feedback"

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from catalog.models import Product
-from config.jobs import JobStatus
+from core.jobs import JobStatus
 
 from .nlu.frame import INTENTS, SLOTS
 

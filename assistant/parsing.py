@@ -15,9 +15,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from catalog.models import Product
-from catalog.retrieval.encoder import resolve_device
-from config import broker
-from config.jobs import JobStatus
+from core import broker
+from core.devices import resolve_device
+from core.jobs import JobStatus
 
 from .models import ParserExample, TrainingJob
 from .nlu.baseline import KeywordParser

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from import_export.admin import ImportExportModelAdmin
 
-from config import broker
+from core import broker
 
 from .indexing import queue_refresh, roll_back_index
 from .links import safe_url

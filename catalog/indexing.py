@@ -36,13 +36,14 @@ from django.db import transaction
 from django.db.models import Count, F, Max, QuerySet, Sum
 from django.utils import timezone
 
+from core.versions import DamagedVersion
+
 from .models import IndexJob, Product, ProductEmbedding, ProductQuerySet
 from .retrieval.encoder import DIMENSION, get_encoder
 from .retrieval.filters import FilterRow
 from .retrieval.product_text import product_text
 from .retrieval.store import IndexStore, LiveIndex
 from .services import chunks
-from .versions import DamagedVersion
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
 
-from config.jobs import JobStatus
+from core.jobs import JobStatus
 
 
 class Brand(models.Model):

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
-from config.broker import send
+from core.broker import send
 
 from .indexing import queue_refresh
 from .models import Brand, Category, Product

@@ -6,7 +6,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
-from config.broker import send
+from core.broker import send
 
 from . import indexing
 

@@ -1,5 +1,5 @@
 """Aisle project configuration; importing it makes the Celery app current."""
 
-from .celery_app import app as celery_app
+from core.celery_app import app as celery_app
 
 __all__ = ("celery_app",)

@@ -13,9 +13,8 @@ from assistant.parsing import active_parser, parser_store
 from catalog.indexing import index_store, live_index
 from catalog.models import ProductEmbedding
 from catalog.retrieval.encoder import MODEL_NAME
+from core.celery_app import app as celery_app
 from recsys_plugins.ranking import artifacts_store
-
-from .celery_app import app as celery_app
 
 TIMEOUT_S = 2.0
 

@@ -1,6 +1,6 @@
 from django.db import models
 
-from config.jobs import JobStatus
+from core.jobs import JobStatus
 
 
 class RankerSetting(models.Model):

@@ -1,7 +1,7 @@
 """Ranking in the running app: the plugin registry built from settings, the rankers' admin
 choices, the context of a shopper's request and the training runs of trainable rankers.
 
-Trained rankers live in ``DATA_DIR/rankers`` as versions (``catalog.versions``); every run
+Trained rankers live in ``DATA_DIR/rankers`` as versions (``core.versions``); every run
 publishes and activates a new one, and web processes follow it without a restart.
 """
 
@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from assistant.models import FeedbackEvent
 from catalog.indexing import live_index
-from catalog.retrieval.encoder import resolve_device
-from catalog.versions import LiveVersion, VersionStore
-from config import broker
-from config.jobs import JobStatus
+from core import broker
+from core.devices import resolve_device
+from core.jobs import JobStatus
+from core.versions import LiveVersion, VersionStore
 
 from . import __version__
 from .interactions import Interaction, InteractionMatrix

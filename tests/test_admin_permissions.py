@@ -17,7 +17,7 @@ from assistant import parsing
 from assistant.models import ParserExample, TrainingJob
 from catalog.indexing import build_index, index_store
 from catalog.models import IndexJob, Product
-from config.celery_app import app as celery_app
+from core.celery_app import app as celery_app
 from recsys_plugins.models import RankerSetting, RankerTrainingRun
 
 from .test_admin import CHANGELIST, CSV_HEADER, csv_format_index

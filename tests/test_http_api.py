@@ -98,7 +98,7 @@ def test_healthz_names_the_active_index_version(client, indexed_catalog):
 
 @pytest.mark.django_db
 def test_healthz_reports_a_dead_broker(client, settings):
-    from config.celery_app import app
+    from core.celery_app import app
 
     previous = app.conf.broker_url
     app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1

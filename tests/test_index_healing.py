@@ -64,7 +64,7 @@ def test_a_damaged_active_version_is_refused_and_the_previous_good_one_served(
     previous, active = two_versions
     damage(index_store().folder(active))
 
-    with caplog.at_level(logging.ERROR, logger="catalog.versions"):
+    with caplog.at_level(logging.ERROR, logger="core.versions"):
         served = LiveIndex(index_store()).get()  # what a freshly started process loads
 
     assert served.name == previous

@@ -24,7 +24,7 @@ from assistant.nlu.frame import INTENTS, LIST_SLOTS, NUMBER_SLOTS, STRING_SLOTS
 from catalog.importers import read_catalog
 from catalog.models import Product
 from catalog.services import import_rows
-from config import untrusted
+from core import untrusted
 from tests.test_chat_consumer import connect
 
 settings.register_profile(
@@ -107,7 +107,7 @@ def assert_json_error(response) -> None:
     assert body["message"]
 
 
-# The decoder (assistant.messages, config.untrusted) ------------------------------------------------
+# The decoder (assistant.messages, core.untrusted) ------------------------------------------------
 
 
 @given(st.one_of(json_texts, st.binary(max_size=200)))

@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from assistant import services
 from assistant.models import FeedbackEvent
 from catalog.models import Product
-from config.celery_app import app
+from core.celery_app import app
 from recsys_plugins import ranking
 from recsys_plugins.models import RankerSetting, RankerTrainingRun
 from recsys_plugins.tasks import fit_rankers_if_stale

@@ -6,8 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from catalog.retrieval.encoder import get_encoder, resolve_device
+from catalog.retrieval.encoder import get_encoder
 from catalog.retrieval.product_text import product_text
+from core.devices import resolve_device
 from recsys_plugins.manager import RankerRegistry
 from recsys_plugins.rankers.base import Candidates, RankingContext
 

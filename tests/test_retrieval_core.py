@@ -29,7 +29,7 @@ from catalog.retrieval.product_text import product_text
 from catalog.retrieval.retriever import Hit, Retriever
 from catalog.retrieval.store import IndexStore, LiveIndex
 from catalog.retrieval.vector_index import VectorIndex, top_k
-from catalog.versions import KEEP_VERSIONS
+from core.versions import KEEP_VERSIONS
 
 from .conftest import ROOT
 

@@ -1,6 +1,6 @@
 """A trained parser version: load it, parse one utterance or many.
 
-A version folder (``catalog.versions`` layout, under ``DATA_DIR/parser``)
+A version folder (``core.versions`` layout, under ``DATA_DIR/parser``)
 holds ``encoder/`` (the fine-tuned MiniLM), ``heads.pt``, the tokenizer,
 ``labels.json`` and the ``vocabulary.json`` it was trained on, plus a
 manifest with its training metrics.
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from catalog.retrieval.encoder import reduced_precision, resolve_device, torch_threads
-from catalog.versions import LiveVersion, VersionStore
+from core.devices import reduced_precision, resolve_device, torch_threads
+from core.versions import LiveVersion, VersionStore
 
 from .frame import Frame, spans_from_tags
 from .model import JointModel, load_tokenizer, tokenize

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 from transformers import BertModel, get_linear_schedule_with_warmup
 
-from catalog.retrieval.encoder import default_model_path, reduced_precision, resolve_device
+from catalog.retrieval.encoder import default_model_path
+from core.devices import reduced_precision, resolve_device
 
 from .frame import INTENTS, TAGS
 from .generate import Example

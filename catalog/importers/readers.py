@@ -14,7 +14,7 @@ from typing import Any
 import ijson
 
 from catalog.vocabulary import colors_in_text, materials_in_text
-from config import untrusted
+from core import untrusted
 
 from .records import ProductRecord, RowError, check_row, parse_price, record_from_mapping
 

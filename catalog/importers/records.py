@@ -10,7 +10,7 @@ from typing import Any
 
 from catalog.links import safe_url
 from catalog.vocabulary import normalise_colors, normalise_materials
-from config.untrusted import UntrustedInputError, check_document
+from core.untrusted import UntrustedInputError, check_document
 
 CATEGORY_SEPARATOR = " > "
 # Attributes holding vocabulary words; importers snap them to canonical values.

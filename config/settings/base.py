@@ -141,7 +141,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 # ------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
-# Seconds a process tries to reach Redis or the broker: requests queue tasks (config/broker.py) and
+# Seconds a process tries to reach Redis or the broker: requests queue tasks (core/broker.py) and
 # /healthz probes both, so a Redis that is down must fail them at once, not after redis-py's retries.
 REDIS_CONNECT_TIMEOUT = 2.0
 # Read timeout of the long-lived Redis connections: well above the 5 s that channels_redis (BRPOP)

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from assistant.parsing import parse_many
-from config.commands import AisleCommand, open_text
+from core.commands import AisleCommand, open_text
 
 BATCH = 64
 

@@ -8,7 +8,7 @@ import numpy as np
 from django.core.management.base import CommandError, CommandParser
 
 from assistant.services import search_cards
-from config.commands import AisleCommand, open_text
+from core.commands import AisleCommand, open_text
 from recsys_plugins import ranking
 from recsys_plugins.manager import UnknownRanker
 

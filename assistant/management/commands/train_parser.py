@@ -7,7 +7,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from assistant import parsing
 from assistant.models import TrainingJob
-from config.commands import AisleCommand
+from core.commands import AisleCommand
 
 
 class Command(AisleCommand):

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from catalog.indexing import build_index
-from config.commands import AisleCommand
+from core.commands import AisleCommand
 
 
 class Command(AisleCommand):

@@ -7,7 +7,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from catalog.importers import READERS, RowError, read_catalog
 from catalog.services import import_rows
-from config.commands import AisleCommand
+from core.commands import AisleCommand
 
 
 class Command(AisleCommand):

@@ -8,7 +8,7 @@ from django.core.management.base import CommandParser
 from catalog.importers import read_catalog
 from catalog.models import Product
 from catalog.services import import_rows
-from config.commands import AisleCommand
+from core.commands import AisleCommand
 
 DEMO_CATALOG = Path(__file__).resolve().parents[2] / "demo" / "demo_catalog.jsonl"
 

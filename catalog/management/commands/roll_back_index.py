@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from catalog.indexing import index_store, roll_back_index
-from config.commands import AisleCommand
+from core.commands import AisleCommand
 
 
 class Command(AisleCommand):

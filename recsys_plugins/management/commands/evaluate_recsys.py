@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from config.commands import AisleCommand
+from core.commands import AisleCommand
 from recsys_plugins.evaluation import (
     HYBRID_WEIGHTS,
     ML100K_CONFIG,

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from config.commands import AisleCommand
+from core.commands import AisleCommand
 from recsys_plugins import ranking
 from recsys_plugins.models import RankerTrainingRun
 

@@ -2,32 +2,13 @@
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.auth import get_permission_codename
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from core.admin import ReadOnlyAdmin, may_change
 
 from . import parsing
 from .models import Conversation, FeedbackEvent, Message, ParserExample, TrainingJob
-
-
-def may_change(request: HttpRequest, model: type[Model]) -> bool:
-    """Whether the user holds ``model``'s change permission, whatever its admin allows in forms.
-
-    Training runs are read-only rows: the change permission on a run model is what lets an
-    admin start runs and switch the version they serve.
-    """
-    opts = model._meta
-    return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Shoppers write these rows; admins read them."""
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 class MessageInline(admin.TabularInline):

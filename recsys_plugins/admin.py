@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from assistant.admin import ReadOnlyAdmin, may_change
+from core.admin import ReadOnlyAdmin, may_change
 
 from . import ranking
 from .models import RankerSetting, RankerTrainingRun

@@ -1,4 +1,4 @@
-"""Admin for conversations and feedback (read-only) and for the parser: corrections and training runs."""
+"""Admin for conversations (read-only) and for the parser: corrections and training runs."""
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from core.admin import ReadOnlyAdmin, may_change
 
 from . import parsing
-from .models import Conversation, FeedbackEvent, Message, ParserExample, TrainingJob
+from .models import Conversation, Message, ParserExample, TrainingJob
 
 
 class MessageInline(admin.TabularInline):
@@ -32,15 +32,6 @@ class ConversationAdmin(ReadOnlyAdmin):
     @admin.display(description="messages")
     def message_count(self, conversation: Conversation) -> int:
         return conversation.messages.count()
-
-
-@admin.register(FeedbackEvent)
-class FeedbackEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "action", "product", "session_key", "ranker"]
-    list_filter = ["action", "ranker", "created_at"]
-    search_fields = ["product__sku", "product__title", "session_key"]
-    list_select_related = ["product"]
-    date_hierarchy = "created_at"
 
 
 class ParserVersionsPermission:

@@ -1,10 +1,9 @@
-"""Conversations with shoppers and the feedback they give on products."""
+"""Conversations with shoppers, and the parser's corrections and training runs."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from catalog.models import Product
 from core.jobs import JobStatus
 
 from .nlu.frame import INTENTS, SLOTS
@@ -47,31 +46,6 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.text[:60]}"
-
-
-class FeedbackEvent(models.Model):
-    """A shopper's reaction to a product; the training signal for ranking."""
-
-    class Action(models.TextChoices):
-        VIEW = "view", "Viewed"
-        CLICK = "click", "Clicked"
-        LIKE = "like", "Liked"
-        DISLIKE = "dislike", "Disliked"
-        ADD_TO_CART = "add_to_cart", "Added to cart"
-
-    session_key = models.CharField(max_length=64, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    product = models.ForeignKey(Product, related_name="feedback_events", on_delete=models.CASCADE)
-    action = models.CharField(max_length=16, choices=Action)
-    ranker = models.CharField(max_length=64, blank=True, help_text="Ranker that showed the product.")
-    context = models.JSONField(default=dict, blank=True, help_text="Query, slots, position…")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.action} {self.product_id} by {self.session_key[:8]}…"
 
 
 class ParserExample(models.Model):

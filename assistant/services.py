@@ -22,12 +22,13 @@ from catalog.retrieval.keyword_slots import constraints_from_slots
 from catalog.search import SearchHit, encode_query, search
 from recsys_plugins import ranking
 from recsys_plugins.manager import UnknownRanker
+from recsys_plugins.models import FeedbackEvent
 
 from . import parsing
 from .dialogue.manager import DialogueManager, ProductView, Turn, describe
 from .dialogue.state import DialogueState
 from .messages import ProductCard, ProtocolError, Reply
-from .models import Conversation, FeedbackEvent, Message
+from .models import Conversation, Message
 
 # What ordered the products when no ranker is enabled, stored with their feedback.
 RETRIEVAL_ORDER = "fused-retrieval"

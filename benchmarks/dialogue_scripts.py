@@ -89,7 +89,8 @@ def run_dialogues(dialogues: Sequence[Mapping[str, Any]], chat: Chat) -> list[Tu
 
 
 def run_dialogue(dialogue: Mapping[str, Any], chat: Chat, session_key: str) -> list[TurnResult]:
-    from assistant.models import Conversation, FeedbackEvent
+    from assistant.models import Conversation
+    from recsys_plugins.models import FeedbackEvent
 
     tracking = Tracking()
     results = []

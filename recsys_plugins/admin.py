@@ -1,4 +1,5 @@
-"""Admin for ranking: enable, order and weight the installed rankers; train the trainable ones."""
+"""Admin for ranking: shoppers' feedback (read-only); enable, order and weight the installed rankers;
+train the trainable ones."""
 
 from typing import Any
 
@@ -9,7 +10,16 @@ from django.http import HttpRequest, HttpResponse
 from core.admin import ReadOnlyAdmin, may_change
 
 from . import ranking
-from .models import RankerSetting, RankerTrainingRun
+from .models import FeedbackEvent, RankerSetting, RankerTrainingRun
+
+
+@admin.register(FeedbackEvent)
+class FeedbackEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "action", "product", "session_key", "ranker"]
+    list_filter = ["action", "ranker", "created_at"]
+    search_fields = ["product__sku", "product__title", "session_key"]
+    list_select_related = ["product"]
+    date_hierarchy = "created_at"
 
 
 @admin.register(RankerSetting)

@@ -17,7 +17,6 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from assistant.models import FeedbackEvent
 from catalog.indexing import live_index
 from core import broker
 from core.devices import resolve_device
@@ -27,7 +26,7 @@ from core.versions import LiveVersion, VersionStore
 from . import __version__
 from .interactions import Interaction, InteractionMatrix
 from .manager import InstalledRanker, RankerRegistry
-from .models import RankerSetting, RankerTrainingRun
+from .models import FeedbackEvent, RankerSetting, RankerTrainingRun
 from .rankers.base import Candidates, RankedProduct, RankingContext
 from .rankers.cf import CFConfig
 from .rankers.hybrid import RETRIEVAL

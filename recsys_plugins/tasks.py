@@ -4,10 +4,8 @@ import logging
 
 from celery import shared_task
 
-from assistant.models import FeedbackEvent
-
 from . import ranking
-from .models import RankerTrainingRun
+from .models import FeedbackEvent, RankerTrainingRun
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from assistant.models import FeedbackEvent
 from catalog.models import Category, Product
 from catalog.resources import ProductResource
+from recsys_plugins.models import FeedbackEvent
 
 CHANGELIST = "/admin/catalog/product/"
 CSV_HEADER = "sku,title,price,currency,categories,brand,attr:color\n"
@@ -44,7 +44,7 @@ def test_product_list_filters_and_search(staff, small_catalog):
     assert staff.get(CHANGELIST, {"q": "sofa"}).context["cl"].result_count > 0
     for page in (
         "/admin/catalog/category/",
-        "/admin/assistant/feedbackevent/",
+        "/admin/recsys_plugins/feedbackevent/",
         "/admin/assistant/conversation/",
     ):
         assert staff.get(page).status_code == 200
@@ -145,8 +145,8 @@ def test_feedback_and_conversations_are_read_only(staff, small_catalog):
     event = FeedbackEvent.objects.create(
         session_key="s" * 32, product=Product.objects.first(), action=FeedbackEvent.Action.LIKE
     )
-    assert staff.get("/admin/assistant/feedbackevent/add/").status_code == 403
-    staff.post(f"/admin/assistant/feedbackevent/{event.pk}/change/", {"action": "dislike"})
+    assert staff.get("/admin/recsys_plugins/feedbackevent/add/").status_code == 403
+    staff.post(f"/admin/recsys_plugins/feedbackevent/{event.pk}/change/", {"action": "dislike"})
     event.refresh_from_db()
     assert event.action == "like"
 

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from assistant.models import Conversation, FeedbackEvent
+from assistant.models import Conversation
 from catalog.importers import read_catalog
 from catalog.indexing import build_index
 from catalog.models import Product
 from catalog.services import import_rows
+from recsys_plugins.models import FeedbackEvent
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 

@@ -7,10 +7,11 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from assistant.consumers import MAX_PROTOCOL_ERRORS, POLICY_VIOLATION
-from assistant.models import Conversation, FeedbackEvent, Message
+from assistant.models import Conversation, Message
 from assistant.ratelimit import TokenBucket
 from catalog.models import Product
 from config.asgi import application
+from recsys_plugins.models import FeedbackEvent
 
 ORIGIN = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
 

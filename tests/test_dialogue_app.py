@@ -7,9 +7,10 @@ import pytest
 
 from assistant import parsing
 from assistant.dialogue.manager import SUGGESTIONS
-from assistant.models import Conversation, FeedbackEvent
+from assistant.models import Conversation
 from assistant.nlu.frame import Frame
 from catalog.models import Product
+from recsys_plugins.models import FeedbackEvent
 
 from .test_chat_consumer import connect
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from assistant.models import FeedbackEvent, Message
+from assistant.models import Message
+from recsys_plugins.models import FeedbackEvent
 
 
 def post(client, url: str, body) -> "object":

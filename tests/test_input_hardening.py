@@ -11,7 +11,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from assistant.models import FeedbackEvent, Message
+from assistant.models import Message
+from recsys_plugins.models import FeedbackEvent
 from tests.test_chat_consumer import connect
 
 DEEP_IN_OBJECT = '{"type": "message", "text": "sofa", "x": ' + "[" * 1500 + "]" * 1500 + "}"

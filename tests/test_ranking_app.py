@@ -14,11 +14,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from assistant import services
-from assistant.models import FeedbackEvent
 from catalog.models import Product
 from core.celery_app import app
 from recsys_plugins import ranking
-from recsys_plugins.models import RankerSetting, RankerTrainingRun
+from recsys_plugins.models import FeedbackEvent, RankerSetting, RankerTrainingRun
 from recsys_plugins.tasks import fit_rankers_if_stale
 
 from .conftest import wait_until_finished

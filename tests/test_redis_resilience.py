@@ -24,12 +24,11 @@ from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
 from assistant import parsing
-from assistant.models import FeedbackEvent
 from assistant.tasks import resend_queued_jobs, train_parser
 from core.broker import JobQueue
 from core.celery_app import app as celery_app
 from recsys_plugins import ranking
-from recsys_plugins.models import RankerTrainingRun
+from recsys_plugins.models import FeedbackEvent, RankerTrainingRun
 from recsys_plugins.tasks import fit_rankers, resend_queued_runs
 
 from .conftest import _free_port, running_daphne, running_worker

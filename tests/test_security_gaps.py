@@ -14,7 +14,6 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from assistant import services
-from assistant.models import FeedbackEvent
 from catalog.importers import read_catalog
 from catalog.links import safe_url
 from catalog.models import Product
@@ -22,6 +21,7 @@ from catalog.services import import_rows
 from config.asgi import application
 from config.origins import origin_allowed
 from config.settings.base import DEV_SECRET_KEY, refuse_weak_secret
+from recsys_plugins.models import FeedbackEvent
 
 from .test_browser import chat_page, say
 from .test_http_api import post

@@ -37,7 +37,8 @@ def test_retrieval_core_imports_without_django():
         "import sys; import catalog.retrieval.encoder, catalog.retrieval.product_text, "
         "catalog.retrieval.filters, catalog.retrieval.vector_index, catalog.retrieval.lexical_index, "
         "catalog.retrieval.fusion, catalog.retrieval.store, catalog.retrieval.retriever, "
-        "catalog.retrieval.keyword_slots, recsys_plugins.manager, recsys_plugins.evaluation; "
+        "catalog.retrieval.keyword_slots, recsys_plugins.manager, recsys_plugins.evaluation, "
+        "core.devices, core.versions; "
         "assert 'django' not in sys.modules, 'django imported'"
     )
     result = subprocess.run(

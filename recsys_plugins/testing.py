@@ -22,12 +22,15 @@ the same plugins everywhere). Override ``make_plugin`` for a fresh plugin object
 (say why in its docstring).
 
 The helpers (:func:`make_candidates`, :func:`make_context`, :func:`make_events`,
-:func:`make_interactions`, :func:`make_ranking`, :func:`registry_with`, :func:`call_own_hook`)
+:func:`make_interactions`, :func:`make_ranking`, :func:`registry_with`, :func:`call_own_hook`,
+:func:`hook_problems`)
 and the fixtures ``sample_candidates``, ``sample_context`` and ``sample_interactions`` work on their
 own too; import the fixtures into a test module (or a ``conftest.py``) to use them.
 """
 
 import dataclasses
+import difflib
+import inspect
 import itertools
 import json
 from collections.abc import Collection, Mapping, Sequence
@@ -37,6 +40,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
+from recsys_plugins import hookspecs
 from recsys_plugins.interactions import Interaction, InteractionMatrix
 from recsys_plugins.manager import RankerRegistry
 from recsys_plugins.rankers.base import Candidates, RankedProduct, RankerInfo, RankingContext, as_scores
@@ -49,6 +53,7 @@ __all__ = [
     "RerankContract",
     "call_own_hook",
     "default_name",
+    "hook_problems",
     "implements",
     "long_title",
     "make_candidates",
@@ -79,6 +84,14 @@ USER = "shopper-1"
 
 ACTIONS = ("view", "click", "like", "add_to_cart", "purchase", "dislike")
 ACTION_ODDS = (0.35, 0.25, 0.2, 0.1, 0.05, 0.05)
+
+_SPECS: dict[str, inspect.Signature] = {
+    name: inspect.signature(function)
+    for name, function in inspect.getmembers(hookspecs, inspect.isfunction)
+    if hasattr(function, f"{hookspecs.PROJECT}_spec")
+}
+_IMPL = f"{hookspecs.PROJECT}_impl"
+"""The attribute ``@hookimpl`` sets on a function, holding its options."""
 
 
 # --------------------------------------------------------------------------- data helpers
@@ -224,13 +237,69 @@ def registry_with(
     with them shows), ``plugin`` registered as ``name`` and no entry-point plugins.
 
     ``options`` go to :class:`RankerRegistry` (``refit_after``, ``trace``, ``cf_config``…).
-    Fails when a hook implementation matches no hook (a misspelt name would never be called).
+    Raises ``ValueError``, one line per problem, when the plugin's hook implementations do not
+    match the specs (:func:`hook_problems`).
     """
     registry = RankerRegistry(allow=builtins, entry_points=False, **options)
     if plugin is not None:
-        registry.register(plugin, name or default_name(plugin))
-    registry.plugins.check_pending()
+        name = name or default_name(plugin)
+        problems = hook_problems(plugin)
+        if problems:
+            raise ValueError(f"plugin {name!r} does not match the hook specs:\n" + "\n".join(problems))
+        registry.register(plugin, name)
     return registry
+
+
+def hook_problems(plugin: object) -> list[str]:
+    """Why some of ``plugin``'s hook implementations would not be called as written, one line each.
+
+    Finds what registration lets through or reports without a hint: a function named ``aisle_*``
+    that is not marked ``@hookimpl`` (never called), a marked one whose name is no hook (a typo),
+    and an argument that is not one of the hook's. Aisle passes a hook's arguments by name, and
+    only those, so a misspelt argument with a default always keeps its default and
+    ``*args``/``**kwargs`` receive nothing.
+    """
+    problems = []
+    for attribute in sorted(dir(plugin)):
+        try:
+            function = getattr(plugin, attribute)
+        except Exception:  # a property that fails here is no hook implementation either
+            continue
+        if not inspect.isroutine(function):
+            continue
+        options = getattr(function, _IMPL, None)
+        if options is None:
+            if attribute.startswith(f"{hookspecs.PROJECT}_"):
+                problems.append(f"{attribute} is not marked @hookimpl, so Aisle never calls it")
+            continue
+        hook = options.get("specname") or attribute
+        spec = _SPECS.get(hook)
+        if spec is None:
+            close = difflib.get_close_matches(hook, _SPECS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else f"; the hooks are {', '.join(sorted(_SPECS))}"
+            problems.append(f"{attribute} is no hook{hint}, so Aisle never calls it")
+            continue
+        expected = f"{hook}({', '.join(spec.parameters)})"
+        for parameter in _own_parameters(function):
+            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                stars = "*" if parameter.kind is parameter.VAR_POSITIONAL else "**"
+                problems.append(
+                    f"{attribute}: {stars}{parameter.name} receives nothing; "
+                    f"name the arguments you use from {expected}"
+                )
+            elif parameter.name not in spec.parameters:
+                problems.append(
+                    f"{attribute}: {parameter.name!r} is not an argument of {expected}, so it is never passed"
+                )
+    return problems
+
+
+def _own_parameters(function: Any) -> list[inspect.Parameter]:
+    """The parameters of ``function`` less the ``self`` or ``cls`` of a method looked up on a class."""
+    parameters = list(inspect.signature(function).parameters.values())
+    if parameters and parameters[0].name in ("self", "cls") and not inspect.ismethod(function):
+        return parameters[1:]
+    return parameters
 
 
 def default_name(plugin: object) -> str:
@@ -265,6 +334,14 @@ def _reranked(registry: RankerRegistry) -> bool:
     return any(
         impl.plugin_name != "aisle.core" for impl in registry.plugins.hook.aisle_rerank.get_hookimpls()
     )
+
+
+def _assert_matches_the_specs(plugin: object) -> None:
+    """The contracts' check of the hook implementations. It builds no registry, so it names the
+    problems even where the registry the other tests need cannot be built."""
+    assert plugin is not None, "no plugin to test"
+    problems = hook_problems(plugin)
+    assert not problems, "the hook implementations do not match the specs:\n" + "\n".join(problems)
 
 
 def _written_under(directory: Path) -> list[Path]:
@@ -382,8 +459,11 @@ class RankerContract:
         assert len({info.name for info in infos}) == len(infos), "the plugin registers a name twice"
         assert {"aisle_register_rankers", "aisle_score_candidates"} <= set(installed.hooks)
 
-    def test_hook_implementations_match_the_specs(self, registry: RankerRegistry):
-        registry.plugins.check_pending()  # a misspelt hook name is never called: fail instead
+    def test_hook_implementations_match_the_specs(self):
+        plugin = self.make_plugin()
+        if plugin is None:  # a built-in
+            plugin = registry_with(builtins=self.builtins).plugins.get_plugin(self._plugin_name())
+        _assert_matches_the_specs(plugin)
 
     def test_scores_one_finite_number_per_candidate(
         self, registry: RankerRegistry, own_plugin: object, candidates: Candidates, context: RankingContext
@@ -618,6 +698,9 @@ class RerankContract:
     @pytest.fixture
     def context(self, ranking: list[RankedProduct]) -> RankingContext:
         return self.make_context(ranking)
+
+    def test_hook_implementations_match_the_specs(self):
+        _assert_matches_the_specs(self.make_plugin())
 
     def test_is_a_wrapper(self, registry: RankerRegistry):
         plugin = self._own_plugin(registry)

@@ -8,6 +8,9 @@ same normalisation as the model's spans, so only the finding differs.
 import re
 from collections.abc import Sequence
 
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
+
 from catalog.retrieval.keyword_slots import Vocabulary, extract_slots
 
 from .frame import Frame
@@ -30,9 +33,24 @@ _INTENT_RULES: tuple[tuple[str, str], ...] = (
     ("help", r"\b(help|what can you do|how does this work|what can i ask|how do i)\b"),
     ("goodbye", r"\b(bye|goodbye|see you|that's (all|it|everything)|good night|i'm done)\b"),
     ("more", r"^\W*(show )?(me )?(more|next|any others|what else|keep going|load more|other options)\b"),
+    ("greet", r"^\W*(hi|hello|hey|good (morning|afternoon|evening)|hiya|howdy|greetings|yo)\b"),
     ("feedback_negative", r"\b(don't like|do not like|hate|ugly|awful|terrible|not a fan|bad|wrong|nope)\b"),
     ("feedback_positive", r"\b(like|love|great|perfect|nice|awesome|beautiful|excellent|good)\b"),
-    ("greet", r"^\W*(hi|hello|hey|good (morning|afternoon|evening)|hiya|howdy|greetings|yo)\b"),
+)
+_COURTESY = re.compile(
+    r"^\W*((hi|hello|hey|hiya|howdy|greetings)( there)?|good (morning|afternoon|evening)|morning|"
+    r"(ok |okay )?(thanks|thank you|thx|cheers)( a lot| so much| very much)?|sorry|excuse me)(?!\w)\W*"
+)
+"""A greeting or thank-you before a request: it says nothing about what is asked for."""
+_REQUEST = re.compile(
+    r"\b(do you (have|sell|carry|stock)|have you got|got any|any|looking for|i need|i want|i'm after|"
+    r"where (are|is|can i find)|show me|find me|search for)\b"
+)
+"""Words that ask for products even when the products are named in words the vocabulary lacks."""
+_SMALL_TALK = frozenset({"greet", "goodbye", "help"})
+"""Intents a word like "hi", "bye" or "help" suggests, unless the utterance also asks for products."""
+_PRODUCT_SLOTS = frozenset(
+    {"category", "brand", "color", "material", "style", "feature", "room", "size", "price_min", "price_max"}
 )
 _SORT = (
     r"\b(cheapest( first)?|lowest price|price (low|high) to (high|low)|most expensive|highest (price|rated)|"
@@ -72,6 +90,8 @@ class KeywordParser:
             found = _longest_phrases(lowered, phrases)
             if found:
                 slots[slot] = found if slot in ("style", "feature") else found[0]
+        if "category" not in slots and (typed := _misspelt_category(lowered.split(), self.vocabulary)):
+            slots["category"] = typed
         for slot, pattern in (("size", _SIZE), ("sort", _SORT), ("price_relative", _RELATIVE)):
             if match := re.search(pattern, lowered):
                 slots[slot] = normalise_value(slot, match.group(0), self.vocabulary)
@@ -82,16 +102,60 @@ class KeywordParser:
         ]
         if references:
             slots["reference"] = list(dict.fromkeys(references))
-        intent = next((name for name, rule in _INTENT_RULES if re.search(rule, lowered)), None)
+        request = _COURTESY.sub("", lowered, count=1)
+        intent = _intent(request, slots)
+        if intent is None and not slots and not _REQUEST.search(request):
+            intent = _intent(lowered, slots)  # "hey, how are you": nothing asked for past the greeting
         if intent == "product_question" and (match := re.search(_ATTRIBUTE, lowered)):
             slots["attribute"] = normalise_value("attribute", match.group(0), self.vocabulary)
-        if intent is None:
-            intent = "search" if "category" in slots else "refine" if slots else "out_of_scope"
+        intent = intent or _unruled_intent(request, slots)
         slots = {slot: value for slot, value in slots.items() if value not in (None, [], "")}
         return Frame(intent, 1.0 if intent != "out_of_scope" else 0.5, slots)
 
     def parse_batch(self, texts: Sequence[str]) -> list[Frame]:
         return [self.parse(text) for text in texts]
+
+
+def _intent(text: str, slots: dict) -> str | None:
+    """The first intent rule ``text`` meets. Small talk and "buy" words yield to a product request:
+    "hi, any bunk beds?", "help me find a desk" and "i want to buy a sofa" are searches."""
+    if not text:
+        return None
+    products = not _PRODUCT_SLOTS.isdisjoint(slots)
+    for name, rule in _INTENT_RULES:
+        if products and (name in _SMALL_TALK or (name == "add_to_cart" and "reference" not in slots)):
+            continue
+        if re.search(rule, text):
+            return name
+    return None
+
+
+def _misspelt_category(words: list[str], vocabulary: ParserVocabulary) -> str | None:
+    """The product type a typo names ("wardobe", "bar stoool"): two words, then one, of five letters
+    or more that no other word list knows, one edit from a type. One edit, not the tagger's two:
+    here no model has said that the words are a product type at all."""
+    known = {*vocabulary.colors, *vocabulary.materials, *vocabulary.styles, *vocabulary.rooms}
+    for size in (2, 1):
+        for start in range(len(words) - size + 1):
+            phrase = " ".join(words[start : start + size])
+            if len(phrase) < 5 or phrase in known:
+                continue
+            match = process.extractOne(
+                phrase, vocabulary.categories, scorer=DamerauLevenshtein.distance, score_cutoff=1
+            )
+            if match:
+                return match[0]
+    return None
+
+
+def _unruled_intent(text: str, slots: dict) -> str:
+    """The intent when no rule fired: a product type is a search, other slots refine, words that
+    ask for something are a search, anything else is out of scope."""
+    if "category" in slots:
+        return "search"
+    if slots:
+        return "refine"
+    return "search" if _REQUEST.search(text) else "out_of_scope"
 
 
 def _longest_phrases(text: str, phrases: dict[str, str]) -> list[str]:

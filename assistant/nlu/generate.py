@@ -92,9 +92,6 @@ _SEARCH_OPENERS = (
     "i'm after",
     "we need",
     "my wife wants",
-    "hi, i need",
-    "hello! looking for",
-    "hey, do you have",
     "any good",
     "what are your best",
     "list",
@@ -126,6 +123,33 @@ _REFINE_OPENERS = (
     "show only",
     "let's see",
 )
+# Greetings and thanks said around a request: they never change what is asked for.
+_COURTESIES = (
+    "hi",
+    "hello",
+    "hey",
+    "hi there",
+    "hey there",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "morning",
+    "hiya",
+    "thanks",
+    "thank you",
+    "ok thanks",
+    "thanks a lot",
+    "cheers",
+    "great, thanks",
+    "hello again",
+    "sorry",
+    "excuse me",
+)
+# Name-like syllables: a product line's made-up name ("kallax", "hemnes") said with or instead of a type.
+_NAME_ONSETS = ("b", "br", "d", "f", "fj", "g", "gr", "h", "hj", "k", "kl", "l", "m", "n", "p", "r", "s")
+_NAME_ONSETS += ("sk", "sm", "st", "sv", "t", "tr", "v")
+_NAME_VOWELS = ("a", "a", "e", "i", "o", "u", "y", "ae", "oe")
+_NAME_CODAS = ("", "", "ll", "ck", "x", "rk", "nd", "ns", "rp", "st", "n", "m", "s", "t", "k", "lt", "rd")
 _FILLERS = ("", "", "", "", "please", "pls", "thanks", "thank you", "?", "!", "for me", "today", "asap")
 # Untagged asides shoppers add; they teach the tagger that not every adjective is a slot.
 _CHATTER = (
@@ -755,8 +779,50 @@ class _Grammar:
                     after.append([(prefix, None), (phrase, "sort"), (suffix, None)])
         return before, after
 
+    def model_name(self) -> str:
+        """A made-up product line name ("brimnes"): a word the vocabulary cannot know."""
+        syllables = [
+            self.pick(_NAME_ONSETS) + self.pick(_NAME_VOWELS) + self.pick(_NAME_CODAS)
+            for _ in range(self.rng.choice((1, 2, 2, 3)))
+        ]
+        name = "".join(syllables)
+        return name if len(name) >= 3 else name + "a"
+
+    def courteous(self, segments: list[Segment]) -> list[Segment]:
+        """Now and then a greeting or a thank-you before the request, or a thank-you after it."""
+        roll = self.rng.random()
+        if roll < 0.12:
+            return [(self.pick(_COURTESIES), None), (self.pick(("", ",", "!", ".", " -")), None), *segments]
+        if roll < 0.15:
+            return [*segments, (self.pick((",", "", "!")), None), (self.pick(("thanks", "thank you")), None)]
+        return segments
+
     # -- intents ---------------------------------------------------------
+    def keywords(self) -> list[Segment]:
+        """What a shopper types into a shop's search box: a type, maybe a name, a colour or a size."""
+        match self.rng.randrange(10):
+            case 0 | 1:
+                return [(self.model_name(), None)]
+            case 2 | 3:
+                return [(self.model_name(), None), *self.category()]
+            case 4:
+                return [(self.model_name(), None), *self.some("color", self.colors)]
+            case 5:
+                return [
+                    (self.pick(self.rooms), "room"),
+                    (self.pick(("furniture", "storage", "ideas", "sets", "")), None),
+                ]
+            case _:
+                before, after = self.modifiers(self.rng.choice((0, 0, 1, 1, 2)))
+                return [
+                    *(segment for part in before for segment in part),
+                    *self.category(),
+                    *(segment for part in after for segment in part),
+                ]
+
     def search(self) -> list[Segment]:
+        if self.rng.random() < 0.3:
+            return self.keywords()
         before, after = self.modifiers(self.rng.choice((0, 1, 1, 2, 2, 2, 3, 3, 4)))
         segments: list[Segment] = [(self.pick(_SEARCH_OPENERS), None), (self.pick(_DETERMINERS), None)]
         for part in before:
@@ -983,7 +1049,8 @@ def generate_examples(
     for _ in range(count):
         intent = rng.choices(intents, weights)[0]
         build = builders.get(intent, lambda intent=intent: grammar.chat(intent))
-        example = tagged(build(), intent)
+        segments = build() if intent in ("greet", "goodbye") else grammar.courteous(build())
+        example = tagged(segments, intent)
         if example.words:
             examples.append(example)
     return examples

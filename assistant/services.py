@@ -1,37 +1,32 @@
-"""One chat turn, feedback and history: the code path shared by the WebSocket and HTTP.
+"""One chat turn, a one-shot search, feedback and history: the path shared by the WebSocket,
+HTTP and ``search_batch``.
 
 A turn: the parser reads the frame (intent and slots) from the shopper's words;
 the dialogue manager (``assistant.dialogue``, no Django) updates the
-conversation's state and asks ``ShopCatalog`` for products, which runs fused
-retrieval under the active constraints (``catalog.search``) and lets the first
-enabled ranker plugin order and explain them (``recsys_plugins.ranking``).
+conversation's state and asks ``ShopCatalog`` for products, which runs the
+product search (``assistant.search``: constraints, retrieval, ranking and
+explanations) under the active constraints. A one-shot search is a first turn.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import prefetch_related_objects
 
 from catalog.links import safe_url
 from catalog.models import Product
-from catalog.retrieval.filters import Constraints
-from catalog.retrieval.keyword_slots import constraints_from_slots
-from catalog.search import SearchHit, encode_query, search
 from recsys_plugins import ranking
-from recsys_plugins.manager import UnknownRanker
 from recsys_plugins.models import FeedbackEvent
 
 from . import parsing
-from .dialogue.manager import DialogueManager, ProductView, Turn, describe
+from .dialogue.manager import DialogueManager, ProductView, Results, Turn, describe
 from .dialogue.state import DialogueState
 from .messages import ProductCard, ProtocolError, Reply
 from .models import Conversation, Message
+from .search import RETRIEVAL_ORDER, find_products
 
-# What ordered the products when no ranker is enabled, stored with their feedback.
-RETRIEVAL_ORDER = "fused-retrieval"
 EXAMPLE_QUERIES = ["grey sofa", "white bookcase", "black phone case", "floor lamp"]
 
 
@@ -65,46 +60,14 @@ def product_card(product: Product, explanation: str) -> ProductCard:
     }
 
 
-def explain(found: SearchHit, constraints: Constraints, ranked_because: str = "") -> str:
-    """Why a product is listed: the asked-for properties it has, then the ranker's reason or,
-    without one, how the text search found it."""
-    product = found.product
-    attributes = product.attribute_dict()
-    reasons = [
-        value
-        for key, asked in (("color", constraints.colors), ("material", constraints.materials))
-        for value in _as_list(attributes.get(key))
-        if value.lower() in asked
-    ]
-    if constraints.brands and product.brand:
-        reasons.append(product.brand.name)
-    if constraints.price_max is not None:
-        reasons.append(f"under {constraints.price_max:,.0f} {product.currency}")
-    if constraints.price_min is not None:
-        reasons.append(f"over {constraints.price_min:,.0f} {product.currency}")
-    hit = found.hit
-    how = [ranked_because] if ranked_because else []
-    if hit.lexical and not how:
-        how.append("has your words")
-    if hit.semantic is not None and not how:
-        how.append(f"similarity {hit.semantic:.2f} to your request")
-    summary = "; ".join(part for part in (", ".join(reasons), ", ".join(how)) if part)
-    return summary[:1].upper() + summary[1:]
-
-
-def _as_list(value: Any) -> list[str]:
-    values = value if isinstance(value, list) else [value]
-    return [str(item) for item in values if item not in (None, "")]
-
-
 @dataclass
 class SearchOutcome:
-    """Product cards for a query plus the intent, slots and constraints read from it."""
+    """Product cards for a query, the intent and slots read from it, and the reply's words."""
 
     cards: list[ProductCard]
     intent: str
     slots: dict[str, Any]
-    constraints: Constraints
+    text: str
     ranker: str
 
 
@@ -116,80 +79,71 @@ def search_cards(
     session_key: str = "",
     user: str | None = None,
 ) -> SearchOutcome:
-    """Search as a first chat turn does: parse the query, retrieve under its constraints, then
-    order with ``ranker`` (default: the first enabled one) for this session's shopper.
+    """Search as a chat's first turn does (nothing is stored): parse the query, let the dialogue
+    manager search, relax or explain, with ``ranker`` (default: the first enabled one) ordering
+    the products for this session's shopper.
 
     ``filters`` (``Constraints`` fields) override what the words said. ``user`` (a user id or an
     earlier session key) brings the feedback of earlier sessions into the ranking.
     Raises ``UnknownRanker`` for a ranker that is not installed.
     """
+    ranking.require_installed(ranker)
     frame = parsing.parse(query)
-    slots = frame.slots
-    constraints = constraints_from_slots(slots)
-    if filters:
-        try:
-            constraints = replace(constraints, **filters)
-        except ValueError as problem:  # the words and the filters disagree on the price range
-            raise ProtocolError("invalid_filter", str(problem)) from None
-    found, used = ranked_products(query, constraints, k, ranker, session_key, user)
-    cards = [product_card(product, explanation) for product, explanation in found]
-    return SearchOutcome(cards, frame.intent, slots, constraints, used)
-
-
-def ranked_products(
-    query: str,
-    constraints: Constraints,
-    k: int,
-    ranker: str | None = None,
-    session_key: str = "",
-    user: str | None = None,
-) -> tuple[list[tuple[Product, str]], str]:
-    """The ``k`` best products for ``query`` under ``constraints`` with their explanations, and
-    the ranker that ordered them (retrieval order when no ranker is enabled).
-
-    Raises ``UnknownRanker`` for a ranker that is not installed.
-    """
-    choices = ranking.ranker_choices()  # one settings query per search, shared with the context
-    ranker = ranker or ranking.default_ranker(choices)
-    installed = ranking.registry().rankers()
-    if ranker is not None and ranker not in installed:
-        raise UnknownRanker(f"No ranker named {ranker!r}; installed: {', '.join(installed)}.")
-    query_vector = encode_query(query)
-    if ranker is None:
-        hits = search(query, constraints, k, query_vector=query_vector)
-        shown = [(hit, "") for hit in hits]
-    else:
-        hits = search(query, constraints, k * settings.AISLE_RANKING_POOL, query_vector=query_vector)
-        context = ranking.context_for(query_vector, constraints.as_dict(), session_key, user, choices)
-        by_id = {hit.product.pk: hit for hit in hits}
-        ranked = ranking.rank(ranker, list(by_id), [hit.score for hit in hits], context, k)
-        shown = [(by_id[item.product_id], item.explanation) for item in ranked]
-    # Only the products shown need their categories and attributes (the pool is k times bigger).
-    prefetch_related_objects([hit.product for hit, _ in shown], "categories", "attribute_values__attribute")
-    found = [(hit.product, explain(hit, constraints, because)) for hit, because in shown]
-    return found, ranker or RETRIEVAL_ORDER
+    shop = ShopCatalog(session_key, ranker=ranker, user=user, filters=filters)
+    turn = DialogueManager(shop, k).respond(query, frame, DialogueState())
+    cards = [shop.cards[product.sku] for product in turn.products]
+    return SearchOutcome(cards, frame.intent, frame.slots, turn.text, shop.ranker)
 
 
 class ShopCatalog:
-    """The live catalog as the dialogue manager sees it, for one shopper's session: retrieval
-    and ranking under the dialogue's constraints, products by SKU, and feedback."""
+    """The live catalog as the dialogue manager sees it, for one shopper's session: the product
+    search under the dialogue's constraints, products by SKU, and feedback.
 
-    def __init__(self, session_key: str) -> None:
+    ``ranker``, ``user`` and ``filters`` (``Constraints`` fields that override the words) are
+    those of an API search; a chat leaves them unset.
+    """
+
+    def __init__(
+        self,
+        session_key: str,
+        ranker: str | None = None,
+        user: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> None:
         self.session_key = session_key
+        self.requested_ranker = ranker
+        self.user = user
+        self.filters = filters
         self.cards: dict[str, ProductCard] = {}
         self.views: dict[str, ProductView] = {}
         self.ranker = RETRIEVAL_ORDER
 
-    def search(
-        self, query: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]
-    ) -> list[ProductView]:
-        skipped = Product.objects.filter(sku__in=skip).values_list("pk", flat=True)
+    def search(self, query: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]) -> Results:
         try:
-            hard = constraints_from_slots(constraints, exclude_ids=tuple(skipped))
-        except ValueError:  # a price floor above the ceiling matches nothing
-            return []
-        found, self.ranker = ranked_products(query or describe(constraints), hard, k, None, self.session_key)
-        return [self._view(product, explanation) for product, explanation in found]
+            found = find_products(
+                query or describe(constraints),
+                constraints,
+                k,
+                skip=skip,
+                ranker=self.requested_ranker,
+                session_key=self.session_key,
+                user=self.user,
+                filters=self.filters,
+            )
+        except ValueError as problem:  # a price floor above the ceiling
+            if self.filters:  # the words and the API's filters disagree
+                raise ProtocolError("invalid_filter", str(problem)) from None
+            return Results()
+        self.ranker = found.ranker
+        asked = found.asked_type
+        not_sold = asked is not None and not asked.supported
+        return Results(
+            [self._view(product, explanation) for product, explanation in found.products],
+            not_sold=asked.label if not_sold else "",
+            closest=list(asked.closest) if not_sold else [],
+            notes=found.unapplied,
+            alternative=found.alternative,
+        )
 
     def similar(
         self, sku: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]
@@ -197,7 +151,7 @@ class ShopCatalog:
         product = next(iter(self.products([sku])), None)
         if product is None:
             return []
-        return self.search(f"{product.title}. {product.description}", constraints, k, [*skip, sku])
+        return self.search(f"{product.title}. {product.description}", constraints, k, [*skip, sku]).products
 
     def products(self, skus: Sequence[str]) -> list[ProductView]:
         missing = [sku for sku in skus if sku not in self.views]  # a turn may ask twice ("similar")

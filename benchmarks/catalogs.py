@@ -22,9 +22,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from catalog.importers import ProductRecord, read_catalog  # noqa: E402
+from catalog.retrieval.constraints import Constraints, constraints_from_slots  # noqa: E402
 from catalog.retrieval.encoder import Encoder  # noqa: E402
-from catalog.retrieval.filters import Constraints, FilterRow  # noqa: E402
-from catalog.retrieval.keyword_slots import Vocabulary, constraints_from_slots, extract_slots  # noqa: E402
+from catalog.retrieval.filters import FilterRow  # noqa: E402
+from catalog.retrieval.keyword_slots import Vocabulary, extract_slots  # noqa: E402
 from catalog.retrieval.product_text import product_text  # noqa: E402
 from catalog.retrieval.store import IndexStore, IndexVersion  # noqa: E402
 

@@ -205,7 +205,7 @@ def check_cards(cards: Sequence[Mapping[str, Any]], products: Mapping[str, Any])
 
 def violation(product: Any, constraints: Mapping[str, Any]) -> str:
     """Why ``product`` breaks a hard constraint, or ``""``."""
-    from catalog.retrieval.filters import normalise_key
+    from catalog.retrieval.constraints import normalise_key
 
     price = float(product.price)
     if constraints.get("price_max") is not None and price > constraints["price_max"]:

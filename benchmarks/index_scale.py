@@ -32,7 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from catalog.retrieval.filters import Constraints, FilterRow, FilterTable  # noqa: E402
+from catalog.retrieval.constraints import Constraints  # noqa: E402
+from catalog.retrieval.filters import FilterRow, FilterTable  # noqa: E402
 from catalog.retrieval.vector_index import VectorIndex  # noqa: E402
 
 DIMENSION = 384

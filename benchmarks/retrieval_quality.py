@@ -52,8 +52,8 @@ from benchmarks.catalogs import (  # noqa: E402
     require_data,
 )
 from catalog.importers import ProductRecord  # noqa: E402
+from catalog.retrieval.constraints import NO_CONSTRAINTS, Constraints, normalise_key  # noqa: E402
 from catalog.retrieval.encoder import Encoder  # noqa: E402
-from catalog.retrieval.filters import NO_CONSTRAINTS, Constraints, normalise_key  # noqa: E402
 from catalog.retrieval.keyword_slots import Vocabulary  # noqa: E402
 from catalog.retrieval.retriever import Retriever  # noqa: E402
 from catalog.retrieval.store import IndexVersion  # noqa: E402

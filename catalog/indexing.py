@@ -39,10 +39,13 @@ from django.utils import timezone
 from core.versions import DamagedVersion
 
 from .models import IndexJob, Product, ProductEmbedding, ProductQuerySet
+from .retrieval.constraints import DIMENSIONS
 from .retrieval.encoder import DIMENSION, get_encoder
 from .retrieval.filters import FilterRow
+from .retrieval.keyword_slots import measures_in_text
 from .retrieval.product_text import product_text
-from .retrieval.store import IndexStore, LiveIndex
+from .retrieval.product_types import TypeRow
+from .retrieval.store import INDEX_FORMAT, IndexStore, LiveIndex
 from .services import chunks
 
 logger = logging.getLogger(__name__)
@@ -415,7 +418,8 @@ def _store_embeddings(
 
 
 def catalog_signature() -> str:
-    """Changes whenever the set of active products, one of them, or a stored vector changes."""
+    """Changes whenever the set of active products, one of them, a stored vector or the layout of
+    an index version (``INDEX_FORMAT``) changes: a version of an older layout is rebuilt."""
     summary = (
         Product.objects.active()
         .filter(embedding__isnull=False)
@@ -426,6 +430,7 @@ def catalog_signature() -> str:
             embedded=Max("embedding__updated_at"),
         )
     )
+    summary["format"] = INDEX_FORMAT
     return _digest(repr(sorted((key, str(value)) for key, value in summary.items())))
 
 
@@ -433,7 +438,7 @@ def publish_active_products(signature: str, on_progress: Progress | None = None)
     """Build and activate an index version of every active product that has a vector."""
     products = _with_text_fields(Product.objects.active().filter(embedding__isnull=False)).order_by("pk")
     total = products.count()
-    ids, vectors, texts, rows = [], [], [], []
+    ids, vectors, texts, rows, type_rows = [], [], [], [], []
     model_names = set()
     for product in products.iterator(chunk_size=READ_CHUNK):
         attributes = product.attribute_dict()
@@ -449,6 +454,20 @@ def publish_active_products(signature: str, on_progress: Progress | None = None)
                 categories=[category.path for category in product.categories.all()],
                 colors=_as_list(attributes.get("color")),
                 materials=_as_list(attributes.get("material")),
+                currency=product.currency,
+                rating=product.rating,
+                popularity=_number(attributes.get("popularity")),
+                measures=measures_in_text(product.title)
+                | {
+                    name: value for name in DIMENSIONS if (value := _number(attributes.get(name))) is not None
+                },
+            )
+        )
+        type_rows.append(
+            TypeRow(
+                type=str(attributes.get("type") or ""),
+                categories=[category.full_name for category in product.categories.all()],
+                title=product.title,
             )
         )
         if on_progress and len(ids) % READ_CHUNK == 0:
@@ -460,6 +479,8 @@ def publish_active_products(signature: str, on_progress: Progress | None = None)
         texts,
         rows,
         metadata={"signature": signature, "encoder": sorted(model_names)},
+        type_rows=type_rows,
+        encoder=get_encoder(settings.AISLE_DEVICE),
     )
     if on_progress:
         on_progress("publishing", total, total)
@@ -470,3 +491,11 @@ def _as_list(value: object) -> list[str]:
     if value in (None, ""):
         return []
     return [str(item) for item in value] if isinstance(value, list) else [str(value)]
+
+
+def _number(value: object) -> float | None:
+    """A numeric attribute as a float ("120" and 120 alike), ``None`` when it is not a number."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None

@@ -1,107 +1,23 @@
-"""Product search for the chat, the API and ``search_batch``: retrieval over the live index.
-
-``retriever`` binds the pure retriever (``catalog.retrieval``) to this
-process's live index version and encoder. ``search`` adds what only the
-database knows: it re-checks every hard constraint against the live rows, so
-a product edited or deactivated after the index version was built can never
-break one, and it loads the products to show.
+"""The database's word on the hard constraints: the reference the index's filters are checked
+against, and the last check before products are shown (an index version may predate an edit or
+a deactivation). The search itself is ``assistant.search``.
 """
 
-import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-import numpy as np
-from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from .indexing import live_index
 from .models import Brand, Category, Product, ProductAttributeValue
-from .retrieval.encoder import Encoder, get_encoder
-from .retrieval.filters import NO_CONSTRAINTS, Constraints, normalise_key
-from .retrieval.retriever import Hit, Retriever
-
-# How many more candidates to fetch when the database turns some down.
-RETRY_FACTOR = 3
-# Query texts whose vectors are kept, per process.
-QUERY_VECTORS_CACHED = 1024
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    """A product to show and how retrieval found it."""
-
-    product: Product
-    hit: Hit
-
-    @property
-    def score(self) -> float:
-        return self.hit.score
-
-
-def encode_query(query_text: str) -> np.ndarray | None:
-    """The query's unit vector from the live encoder, or ``None`` before the first ``build_index``."""
-    current = retriever()
-    if current is None or not query_text.strip():
-        return None
-    return _query_vector(current.encoder, query_text)
-
-
-@functools.lru_cache(maxsize=QUERY_VECTORS_CACHED)
-def _query_vector(encoder: Encoder, query_text: str) -> np.ndarray:
-    # A conversation's "cheaper" and "more" search its query again; encoding is most of a turn.
-    vector = encoder.encode([query_text])[0]
-    vector.flags.writeable = False
-    return vector
-
-
-def retriever() -> Retriever | None:
-    """A retriever over the active index version, or ``None`` before the first ``build_index``."""
-    version = live_index().get()
-    if version is None:
-        return None
-    return Retriever(
-        version,
-        get_encoder(settings.AISLE_DEVICE),
-        fusion=settings.AISLE_FUSION,
-        weights=settings.AISLE_FUSION_WEIGHTS,
-    )
-
-
-def search(
-    query_text: str,
-    constraints: Constraints = NO_CONSTRAINTS,
-    k: int = 10,
-    *,
-    query_vector: np.ndarray | None = None,
-) -> list[SearchHit]:
-    """The ``k`` best active products for ``query_text`` meeting every constraint, in the fused
-    retrieval order (rankers reorder them later). ``query_vector`` saves encoding the text again.
-    """
-    current = retriever()
-    if current is None or not query_text.strip():
-        return []
-    if query_vector is None:
-        query_vector = current.encoder.encode([query_text])[0]
-    wanted = k
-    while True:
-        hits = current.retrieve(query_text, constraints, wanted, query_vector=query_vector)
-        products = matching_products(constraints).in_bulk([hit.product_id for hit in hits])
-        found = [SearchHit(products[hit.product_id], hit) for hit in hits if hit.product_id in products]
-        # Fewer hits than asked for means retrieval has nothing more to give.
-        if len(found) >= k or len(hits) < wanted or wanted >= k * RETRY_FACTOR**2:
-            break
-        wanted *= RETRY_FACTOR
-    return found[:k]
+from .retrieval.constraints import Constraints, normalise_key
 
 
 def matching_products(constraints: Constraints) -> QuerySet[Product]:
-    """Active products meeting ``constraints``, decided by the database (the filters' reference)."""
+    """Active products meeting the constraints the database can decide: price (in each product's
+    currency), stock, brand, category, colour, material and the excluded ids. Product types,
+    features and measures are the index's own (``catalog.retrieval``)."""
     products = Product.objects.active().select_related("brand")
-    if constraints.price_min is not None:
-        products = products.filter(price__gte=constraints.price_min)
-    if constraints.price_max is not None:
-        products = products.filter(price__lte=constraints.price_max)
+    if constraints.prices_constrained():
+        products = products.filter(_within_price(constraints))
     if constraints.in_stock:
         products = products.exclude(stock=0)
     if constraints.brands:
@@ -125,6 +41,21 @@ def matching_products(constraints: Constraints) -> QuerySet[Product]:
     if constraints.exclude_ids:
         products = products.exclude(pk__in=constraints.exclude_ids)
     return products
+
+
+def _within_price(constraints: Constraints) -> Q:
+    within = Q(pk__in=[])
+    for currency in Product.objects.values_list("currency", flat=True).distinct().order_by():
+        bounds = constraints.price_bounds_in(currency)
+        if bounds is None:
+            continue
+        condition = Q(currency=currency)
+        if bounds[0] is not None:
+            condition &= Q(price__gte=bounds[0])
+        if bounds[1] is not None:
+            condition &= Q(price__lte=bounds[1])
+        within |= condition
+    return within
 
 
 def _brand_ids(names: Iterable[str]) -> list[int]:

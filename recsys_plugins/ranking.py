@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog.indexing import live_index
+from catalog.retrieval.store import IndexVersion
 from core import broker
 from core.devices import resolve_device
 from core.jobs import JobStatus
@@ -25,9 +26,9 @@ from core.versions import LiveVersion, VersionStore
 
 from . import __version__
 from .interactions import Interaction, InteractionMatrix
-from .manager import InstalledRanker, RankerRegistry
+from .manager import InstalledRanker, RankerRegistry, UnknownRanker
 from .models import FeedbackEvent, RankerSetting, RankerTrainingRun
-from .rankers.base import Candidates, RankedProduct, RankingContext
+from .rankers.base import RankingContext
 from .rankers.cf import CFConfig
 from .rankers.hybrid import RETRIEVAL
 
@@ -100,6 +101,13 @@ def default_ranker(choices: Sequence[RankerChoice] | None = None) -> str | None:
     return next((choice.ranker.name for choice in choices if choice.enabled), None)
 
 
+def require_installed(name: str | None) -> None:
+    """Raise ``UnknownRanker`` unless ``name`` is ``None`` or an installed ranker."""
+    installed = registry().rankers()
+    if name is not None and name not in installed:
+        raise UnknownRanker(f"No ranker named {name!r}; installed: {', '.join(installed)}.")
+
+
 def is_enabled(name: str) -> bool:
     return any(choice.ranker.name == name and choice.enabled for choice in ranker_choices())
 
@@ -110,9 +118,11 @@ def context_for(
     session_key: str = "",
     user: str | None = None,
     choices: Sequence[RankerChoice] | None = None,
+    index: IndexVersion | None = None,
 ) -> RankingContext:
     """A ranking context with the feedback of this session and, for a known ``user``
-    (a user id or a session key), their earlier sessions."""
+    (a user id or a session key), their earlier sessions; their products' vectors come from
+    ``index`` (the search's snapshot; default: the live version)."""
     earlier = _events(Q(user_id=user) if user and user.isdigit() else Q(session_key=user)) if user else []
     current = _events(Q(session_key=session_key)) if session_key else []
     earlier = [event for event in earlier if event.session_key != session_key]
@@ -125,7 +135,7 @@ def context_for(
         user=user,
         history=tuple(_interaction(event) for event in earlier),
         session_events=tuple(_interaction(event) for event in current),
-        item_vectors=_vectors_of(product_ids),
+        item_vectors=_vectors_of(product_ids, index or live_index().get()),
         titles={event.product_id: event.product.title for event in events},
         weights={RETRIEVAL: settings.AISLE_RANKER_WEIGHTS.get(RETRIEVAL, 1.0)}
         | {choice.ranker.name: choice.weight for choice in choices if choice.enabled},
@@ -143,34 +153,11 @@ def _interaction(event: FeedbackEvent) -> Interaction:
     return Interaction(user, event.product_id, event.action, event.created_at.timestamp())
 
 
-def _vectors_of(product_ids: list[int]) -> dict[int, np.ndarray]:
-    version = live_index().get()
-    if version is None:
+def _vectors_of(product_ids: list[int], index: IndexVersion | None) -> dict[int, np.ndarray]:
+    if index is None:
         return {}
-    found, vectors = version.vectors_of(product_ids)
+    found, vectors = index.vectors_of(product_ids)
     return dict(zip(found, vectors, strict=True))
-
-
-def rank(
-    ranker: str,
-    product_ids: Sequence[int],
-    relevance: Sequence[float],
-    context: RankingContext,
-    limit: int,
-) -> list[RankedProduct]:
-    """Order retrieved products (in retrieval order, with their retrieval scores) with ``ranker``;
-    products missing from the live index version are left out."""
-    version = live_index().get()
-    if version is None:
-        return []
-    found, vectors = version.vectors_of(product_ids)
-    score_of = dict(zip(product_ids, relevance, strict=True))
-    candidates = Candidates(
-        np.asarray(found, dtype=np.int64),
-        vectors,
-        np.asarray([score_of[pid] for pid in found], dtype=np.float32),
-    )
-    return registry().rank(ranker, candidates, context, limit)
 
 
 def feedback_stored(event: FeedbackEvent) -> None:

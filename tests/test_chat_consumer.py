@@ -153,7 +153,7 @@ async def test_feedback_is_stored_and_acknowledged(indexed_catalog):
 @pytest.mark.django_db(transaction=True)
 async def test_reconnecting_with_the_session_replays_history_and_reset_clears_state(indexed_catalog):
     communicator = await connect()
-    await communicator.send_json_to({"type": "message", "text": "oak dining table"})
+    await communicator.send_json_to({"type": "message", "text": "sofa"})
     first = await communicator.receive_json_from(timeout=30)
     await communicator.send_json_to({"type": "message", "text": "compare the first two"})
     compared = await communicator.receive_json_from(timeout=30)
@@ -166,7 +166,7 @@ async def test_reconnecting_with_the_session_replays_history_and_reset_clears_st
     history = await again.receive_json_from()
     assert history["type"] == "history"
     assert [(m["role"], m["text"]) for m in history["messages"]] == [
-        ("user", "oak dining table"),
+        ("user", "sofa"),
         ("assistant", first["text"]),
         ("user", "compare the first two"),
         ("assistant", compared["text"]),

@@ -16,6 +16,9 @@ from .test_chat_consumer import connect
 
 # The positions the keyword parser reads as words.
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
+# The small catalog's types of sofa and of table (a type takes its sub-types).
+SOFAS = {"sofa", "corner sofa", "outdoor sofa"}
+TABLES = {"coffee table", "dining table", "bedside table", "garden table"}
 
 
 async def ask(communicator, text: str) -> dict:
@@ -45,29 +48,30 @@ async def stored_state() -> dict:
 async def test_search_refine_compare_question_cart_and_like_keep_context(indexed_catalog):
     communicator = await connect()
 
-    search = await ask(communicator, "grey sofa")
+    search = await ask(communicator, "brown table")
     assert search["intent"] == "search"
     shown = search["products"]
     assert len(shown) >= 3
-    async for product in Product.objects.filter(sku__in=[c["sku"] for c in shown]).prefetch_related(
-        "attribute_values__attribute"
-    ):
-        assert "grey" in product.attribute_dict()["color"]
-    assert search["state"]["color"] == ["grey"]
+    shown_attributes = await attributes([card["sku"] for card in shown])
+    assert all("brown" in attrs["color"] for attrs in shown_attributes.values())
+    assert {attrs["type"] for attrs in shown_attributes.values()} <= TABLES
+    assert search["state"]["color"] == ["brown"]
 
     cheaper = await ask(communicator, "cheaper")
-    median = statistics.median(await prices(shown))
+    shown_prices = await prices(shown)
+    median = statistics.median(shown_prices)
+    assert sum(price < median for price in shown_prices) >= 2, shown_prices  # two for "cheaper" to list
     assert cheaper["products"], cheaper["text"]
     assert all(price < median for price in await prices(cheaper["products"]))
     assert cheaper["state"]["price_max"] < median
-    assert cheaper["state"]["color"] == ["grey"]  # kept from the first turn
+    assert cheaper["state"]["color"] == ["brown"]  # kept from the first turn
     assert f"under {median:,.0f}" in cheaper["text"]
     listed = [card["sku"] for card in cheaper["products"]]
+    assert len(listed) >= 2, cheaper["text"]
 
-    if len(listed) >= 2:
-        compare = await ask(communicator, "compare the first two")
-        assert compare["compare"]["skus"] == listed[:2]
-        assert {row["field"] for row in compare["compare"]["rows"]} >= {"price", "brand", "color"}
+    compare = await ask(communicator, "compare the first two")
+    assert compare["compare"]["skus"] == listed[:2]
+    assert {row["field"] for row in compare["compare"]["rows"]} >= {"price", "brand", "color"}
 
     question = await ask(communicator, "how much is the first one")
     first = await Product.objects.aget(sku=listed[0])
@@ -112,9 +116,18 @@ async def test_an_impossible_request_relaxes_a_constraint_and_says_which(indexed
     communicator = await connect()
     reply = await ask(communicator, "grey sofa under 1")
     await communicator.disconnect()
-    assert reply["products"]
-    assert reply["text"].startswith("Nothing matches")
-    assert "from " in reply["text"]
+    shown = reply["products"]
+    assert shown
+    # Without the budget: the grey sofas, cheapest first, and the reply names the cheapest.
+    assert [card["price"] for card in shown] == sorted(card["price"] for card in shown)
+    found = await attributes([card["sku"] for card in shown])
+    assert all(
+        found[card["sku"]]["type"] in SOFAS and "grey" in found[card["sku"]]["color"] for card in shown
+    )
+    cheapest = shown[0]
+    assert reply["text"] == (
+        f"No grey sofa under 1; the cheapest is {cheapest['title']} at {cheapest['price']:,.2f} USD."
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -232,29 +245,33 @@ async def test_a_sure_out_of_scope_message_gets_suggestions_instead(indexed_cata
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_vague_one_word_message_gets_a_clarifying_question(indexed_catalog):
+async def test_a_type_the_catalog_lacks_gets_we_dont_sell_it_and_the_closest_types(indexed_catalog):
     communicator = await connect()
-    reply = await ask(communicator, "stuff")
+    reply = await ask(communicator, "fridges")
     await communicator.disconnect()
 
-    assert reply["text"] == "What kind of product are you looking for?"
-    assert reply["suggestions"] == SUGGESTIONS
     assert reply["products"] == []
+    assert reply["text"].startswith("Sorry, we don't sell fridges.")
+    assert reply["suggestions"]
+    assert f"The closest we have: {', '.join(reply['suggestions'])}." in reply["text"]
     state = await stored_state()
-    assert (state["query"], state["shown"]) == ("", [])
+    assert (state["query"], state["shown"]) == ("fridges", [])
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_low_confidence_frame_gets_a_question_not_a_guess(indexed_catalog, monkeypatch):
-    monkeypatch.setattr(parsing, "parse", lambda text: Frame("search", 0.3, {"category": "sofa"}))
+async def test_an_unsure_follow_up_gets_a_question_not_a_guess(indexed_catalog, monkeypatch):
     communicator = await connect()
-    reply = await ask(communicator, "sofa-ish thing maybe")
+    listed = [card["sku"] for card in (await ask(communicator, "grey sofa"))["products"]]
+    # Only a trained parser is this unsure of a follow-up; a preference is no filter to act on.
+    monkeypatch.setattr(parsing, "parse", lambda text: Frame("refine", 0.3, {"style": ["modern"]}))
+    reply = await ask(communicator, "modern-ish thing maybe")
     await communicator.disconnect()
 
     assert reply["text"] == "I am not sure what you mean. Did you want one of these?"
     assert reply["suggestions"] == SUGGESTIONS
     assert reply["products"] == []
-    assert (await stored_state())["query"] == ""
+    state = await stored_state()
+    assert (state["query"], state["shown"], "style" in state["constraints"]) == ("grey sofa", listed, False)
 
 
 @pytest.mark.django_db(transaction=True)

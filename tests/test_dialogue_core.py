@@ -1,15 +1,16 @@
 """The dialogue manager without Django, over a small in-memory shop: every intent, references,
-refinement, relaxation and clarifying questions."""
+refinement, relaxation, types the shop does not sell and clarifying questions."""
 
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from assistant.dialogue.manager import DialogueManager, ProductView, describe, merged
+from assistant.dialogue.manager import DialogueManager, ProductView, Results, describe, merged
 from assistant.dialogue.state import DialogueState
 from assistant.nlu.frame import Frame
 
@@ -17,39 +18,117 @@ from .conftest import ROOT
 
 PRODUCTS = [
     ProductView("S1", "Halden sofa", 899, "EUR", "Nordal", 4.5, 3, "Deep grey sofa.",
-                {"category": "sofa", "color": ["grey"], "material": ["fabric"], "width": "220 cm"}),
+                {"type": "sofa", "color": ["grey"], "material": ["fabric"], "width": "220 cm"}),
     ProductView("S2", "Borgo sofa", 1899, "EUR", "Casa", 4.0, 0, "Leather sofa.",
-                {"category": "sofa", "color": ["brown"], "material": ["leather"]}),
+                {"type": "sofa", "color": ["brown"], "material": ["leather"]}),
     ProductView("S3", "Luna sofa", 649, "EUR", "Nordal", None, 5, "",
-                {"category": "sofa", "color": ["grey"], "material": ["linen"]}),
-    ProductView("S4", "Oslo sofa", 1299, "EUR", "IKEA", 3.5, 2, "Velvet corner sofa.",
-                {"category": "sofa", "color": ["blue"], "material": ["velvet"]}),
+                {"type": "sofa", "color": ["grey"], "material": ["linen"]}),
+    ProductView("S4", "Oslo corner sofa", 1299, "EUR", "IKEA", 3.5, 2, "Velvet corner sofa.",
+                {"type": "corner sofa", "color": ["blue"], "material": ["velvet"]}),
+    ProductView("C1", "Ektorp cover for 3-seat sofa", 29, "EUR", "IKEA", 4.1, 12, "Washable grey cover.",
+                {"type": "cover for 3-seat sofa", "color": ["grey"], "material": ["fabric"]}),
     ProductView("B1", "Billy bookcase", 79, "EUR", "IKEA", 4.8, 40, "Tall bookcase.",
-                {"category": "bookcase", "color": ["white"], "material": ["wood"]}),
+                {"type": "bookcase", "color": ["white"], "material": ["wood"]}),
 ]  # fmt: skip
+"""Listed in the order a search ranks them when no sort is asked for: not by price."""
+CLOSEST = 3
+
+
+def head(product_type: str) -> str:
+    """The kind of product a type names: "sofa" for "corner sofa", "cover" for "cover for 3-seat
+    sofa" (an accessory is its own type), "chest of drawers" for itself."""
+    named = product_type.lower().split(" for ")[0]
+    return named if " of " in named else named.split()[-1]
+
+
+def is_a(product: ProductView, category: str) -> bool:
+    """Whether ``product`` is of the named type or one of its sub-types."""
+    product_type = str(product.attributes.get("type", "")).lower()
+    return category.lower() in (product_type, head(product_type))
+
+
+def values(product: ProductView, name: str) -> set[str]:
+    """An attribute's values, lower-case, whether the catalog stores one or a list."""
+    value = product.attributes.get(name, [])
+    return {str(item).lower() for item in (value if isinstance(value, list) else [value])}
+
+
+def mentions(product: ProductView, feature: str) -> bool:
+    """Whether the product's title, description or attributes state ``feature``."""
+    stated = [
+        product.title,
+        product.description,
+        *(v for name in product.attributes for v in values(product, name)),
+    ]
+    return feature.lower() in " ".join(stated).lower()
+
+
+def number(product: ProductView, name: str) -> float | None:
+    """A measure the product records as a number ("width": 120), else ``None``."""
+    value = product.attributes.get(name)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def within(product: ProductView, measure: Mapping[str, Any]) -> bool:
+    """Whether the product records the measure (a ``dimension`` slot's item) within its bounds."""
+    value = number(product, measure["name"])
+    low, high = measure.get("min"), measure.get("max")
+    return value is not None and (low is None or value >= low) and (high is None or value <= high)
 
 
 class Shop:
-    """A real, tiny catalog: exact filters over PRODUCTS, cheapest first; feedback is kept."""
+    """A real, tiny catalog as production's search treats it: the ``category`` slot is a hard filter
+    on the product type and its sub-types (never an accessory of it), and so are prices (in each
+    product's own currency; no rates), brands, colours, materials, features, measures (numeric
+    attributes; no units) and exclusions. A feature or measure no product of the type states is
+    dropped with a note; a type the shop lacks is "not sold" with the types it has most of.
+    Products come in the listed order or the asked price sort; the query's words are not read.
+    Feedback is kept."""
 
-    def __init__(self) -> None:
-        self.by_sku = {product.sku: product for product in PRODUCTS}
+    def __init__(self, products: Sequence[ProductView] = PRODUCTS) -> None:
+        self.listed = list(products)
+        self.by_sku = {product.sku: product for product in products}
         self.events: list[tuple[str, str]] = []
 
-    def search(
-        self, query: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]
-    ) -> list[ProductView]:
-        return [
+    def search(self, query: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]) -> Results:
+        category = constraints.get("category")
+        of_type = [p for p in self.listed if not category or is_a(p, category)]
+        if not of_type:
+            kinds = Counter(head(str(p.attributes.get("type", ""))) for p in self.listed)
+            return Results(not_sold=category, closest=[kind for kind, _ in kinds.most_common(CLOSEST)])
+        kind = category or "product"
+        features, measures, notes = [], [], []
+        for feature in constraints.get("feature", []):
+            if any(mentions(p, feature) for p in of_type):
+                features.append(feature)
+            else:
+                notes.append(f"no {kind} here mentions “{feature}”, so I could not filter on it")
+        for measure in constraints.get("dimension", []):
+            if any(number(p, measure["name"]) is not None for p in of_type):
+                measures.append(measure)
+            else:
+                notes.append(f"the catalog does not record the {measure['name']} of {kind}s")
+        found = [
             p
-            for p in sorted(PRODUCTS, key=lambda p: p.price)
-            if self._fits(p, constraints) and p.sku not in skip
-        ][:k]
+            for p in of_type
+            if p.sku not in skip
+            and self._fits(p, constraints)
+            and all(mentions(p, f) for f in features)
+            and all(within(p, m) for m in measures)
+        ]
+        if constraints.get("sort") in ("price_asc", "price_desc"):
+            found.sort(key=lambda p: p.price, reverse=constraints["sort"] == "price_desc")
+        return Results(found[:k], notes=notes)
 
     def similar(
         self, sku: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]
     ) -> list[ProductView]:
-        category = self.by_sku[sku].attributes["category"]
-        return [p for p in self.search("", {**constraints, "category": category}, k, skip)]
+        product = self.by_sku.get(sku)
+        if product is None:
+            return []
+        # Without a type asked for, the product's own words name its type.
+        typed = {"category": head(str(product.attributes.get("type", ""))), **constraints}
+        return self.search(product.title, typed, k, [*skip, sku]).products
 
     def products(self, skus: Sequence[str]) -> list[ProductView]:
         return [self.by_sku[sku] for sku in skus if sku in self.by_sku]
@@ -59,17 +138,23 @@ class Shop:
 
     @staticmethod
     def _fits(product: ProductView, constraints: Mapping[str, Any]) -> bool:
-        attributes = product.attributes
-        if constraints.get("category") and attributes["category"] != constraints["category"]:
+        currency = constraints.get("currency")
+        if currency and product.currency != currency.upper():
             return False
         if constraints.get("price_max") is not None and product.price > constraints["price_max"]:
             return False
         if constraints.get("price_min") is not None and product.price < constraints["price_min"]:
             return False
+        brand = product.brand.lower()
+        if constraints.get("brand") and brand not in {b.lower() for b in constraints["brand"]}:
+            return False
+        if brand in {b.lower() for b in constraints.get("exclude_brand", [])}:
+            return False
         for slot in ("color", "material"):
-            if constraints.get(slot) and not set(constraints[slot]) & set(attributes[slot]):
+            stated = values(product, slot)
+            if constraints.get(slot) and not set(constraints[slot]) & stated:
                 return False
-            if set(constraints.get(f"exclude_{slot}", [])) & set(attributes[slot]):
+            if set(constraints.get(f"exclude_{slot}", [])) & stated:
                 return False
         return True
 
@@ -96,8 +181,8 @@ def skus(turn) -> list[str]:
 
 def test_search_shows_matches_and_remembers_them(shop):
     turn = say(DialogueManager(shop), DialogueState(), "search", "grey sofa", category="sofa", color=["grey"])
-    assert skus(turn) == ["S3", "S1"]
-    assert turn.state.shown == ["S3", "S1"]
+    assert skus(turn) == ["S1", "S3"]  # the grey sofa cover is not a sofa
+    assert turn.state.shown == ["S1", "S3"]
     assert turn.state.constraints == {"category": "sofa", "color": ["grey"]}
     assert "compare the first two" in turn.suggestions
 
@@ -114,11 +199,11 @@ def test_a_new_search_keeps_nothing_stale_but_the_cart(shop):
 def test_cheaper_moves_the_ceiling_below_the_median_shown_price_and_says_so(shop):
     manager = DialogueManager(shop)
     first = say(manager, DialogueState(), "search", "sofa", category="sofa")
-    assert skus(first) == ["S3", "S1", "S4", "S2"]
+    assert skus(first) == ["S1", "S2", "S3", "S4"]  # the corner sofa too: a sofa's sub-type
     cheaper = say(manager, first.state, "refine", "cheaper", price_relative="lower")
     median = (899 + 1299) / 2
     assert cheaper.state.constraints["price_max"] < median
-    assert all(product.price < median for product in cheaper.products)
+    assert skus(cheaper) == ["S1", "S3"]  # the 29 EUR cover is cheaper still, but no sofa
     assert f"under {median:,.0f}" in cheaper.text
 
 
@@ -128,7 +213,7 @@ def test_cheaper_than_the_focused_product(shop):
         query="sofa", constraints={"category": "sofa"}, shown=["S3", "S1", "S4"], focus="S4"
     )
     turn = say(manager, state, "refine", "cheaper than that", price_relative="lower")
-    assert skus(turn) == ["S3", "S1"]
+    assert skus(turn) == ["S1", "S3"]
 
 
 def test_refine_overrides_and_exclusions_remove(shop):
@@ -136,6 +221,19 @@ def test_refine_overrides_and_exclusions_remove(shop):
     assert constraints == {"color": ["blue"], "category": "sofa", "exclude_color": ["grey"]}
     constraints, _ = merged({"color": ["grey"]}, {"color": ["brown"], "price_max": 2000}, [])
     assert constraints == {"color": ["brown"], "price_max": 2000}
+
+
+def test_exclusions_add_up_over_turns(shop):
+    manager = DialogueManager(shop)
+    first = say(manager, DialogueState(), "search", "sofa", category="sofa")
+    no_grey = say(manager, first.state, "refine", "any that aren't grey", exclude_color=["grey"])
+    assert skus(no_grey) == ["S2", "S4"]
+    no_blue = say(manager, no_grey.state, "refine", "no blue either", exclude_color=["blue"])
+    assert no_blue.state.constraints["exclude_color"] == ["grey", "blue"]
+    assert skus(no_blue) == ["S2"]
+    not_by_casa = say(manager, no_blue.state, "refine", "not by Casa", exclude_brand=["Casa"])
+    assert not_by_casa.products == []  # exclusions are never relaxed away
+    assert not_by_casa.text == "I could not find any sofa not grey or blue not by Casa. Try other words?"
 
 
 def test_refine_without_a_search_starts_one(shop):
@@ -147,22 +245,29 @@ def test_more_pages_on_and_says_when_there_is_nothing_left(shop):
     manager = DialogueManager(shop, page_size=2)
     first = say(manager, DialogueState(), "search", "sofa", category="sofa")
     second = say(manager, first.state, "more")
-    assert skus(second) == ["S4", "S2"]
-    assert second.state.shown == ["S4", "S2"]
+    assert skus(second) == ["S3", "S4"]
+    assert second.state.shown == ["S3", "S4"]
     third = say(manager, second.state, "more")
     assert third.products == []
     assert "everything" in third.text
 
 
-def test_nothing_matches_relaxes_one_constraint_and_says_which(shop):
+def test_over_budget_it_shows_the_cheapest_of_the_type_and_names_it(shop):
     turn = say(
         DialogueManager(shop), DialogueState(), "search", "grey sofa under 500",
         category="sofa", color=["grey"], price_max=500,
     )  # fmt: skip
-    assert skus(turn) == ["S3", "S1"]
-    assert "Nothing matches grey sofa under 500" in turn.text
-    assert "from 649" in turn.text
+    assert skus(turn) == ["S3", "S1"]  # cheapest first; never the 29 EUR grey cover
+    assert turn.text == "No grey sofa under 500; the cheapest is Luna sofa at 649.00 EUR."
     assert describe({"color": ["grey"], "category": "sofa", "price_max": 1000}) == "grey sofa under 1,000"
+
+
+def test_under_a_floor_it_shows_the_dearest_of_the_type_and_names_it(shop):
+    turn = say(
+        DialogueManager(shop), DialogueState(), "search", "sofa over 5000", category="sofa", price_min=5000
+    )
+    assert skus(turn) == ["S2", "S4", "S1", "S3"]
+    assert turn.text == "No sofa over 5,000; the dearest is Borgo sofa at 1,899.00 EUR."
 
 
 def test_relaxing_a_cheaper_request_keeps_the_new_bound_and_drops_another_constraint(shop):
@@ -170,63 +275,84 @@ def test_relaxing_a_cheaper_request_keeps_the_new_bound_and_drops_another_constr
     blue = say(manager, DialogueState(), "search", "blue sofa", category="sofa", color=["blue"])
     assert skus(blue) == ["S4"]
     cheaper = say(manager, blue.state, "refine", "cheaper", price_relative="lower")
-    assert skus(cheaper) == ["S3", "S1"]  # not S4 again, as dropping the new ceiling would give
+    assert skus(cheaper) == ["S1", "S3"]  # not S4 again, as dropping the new ceiling would give
     assert cheaper.state.constraints["price_max"] < 1299
-    assert "Nothing matches blue sofa under 1,298" in cheaper.text
-    assert "without “blue”" in cheaper.text
+    assert cheaper.text == "No blue sofa under 1,298; here are the closest, without “blue”."
 
 
-class TypeBlindShop(Shop):
-    """Like the real retrieval: the product type a shopper names is not a hard filter."""
-
-    def search(
-        self, query: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]
-    ) -> list[ProductView]:
-        return super().search(query, {**constraints, "category": None}, k, skip)
-
-
-def test_products_of_the_named_type_come_first():
-    turn = say(DialogueManager(TypeBlindShop()), DialogueState(), "search", "sofa", category="sofa")
-    assert skus(turn) == ["S3", "S1", "S4", "S2", "B1"]  # the bookcase is cheapest, but not a sofa
-
-
-def test_when_only_other_types_match_it_relaxes_until_the_named_type_appears():
-    manager = DialogueManager(TypeBlindShop())
-    turn = say(
+def test_the_product_type_is_never_relaxed(shop):
+    manager = DialogueManager(shop)
+    leather = say(
         manager, DialogueState(), "search", "leather bookcase", category="bookcase", material=["leather"]
     )
-    assert skus(turn)[0] == "B1"
-    assert "Nothing matches leather bookcase; here are the closest, without “leather”" in turn.text
-    nothing_relaxable = say(manager, DialogueState(), "search", "lamp", category="lamp")
-    assert skus(nothing_relaxable) == ["B1", "S3", "S1", "S4", "S2"]
-    assert nothing_relaxable.text.startswith("I found no lamp; these are the closest")
+    assert skus(leather) == ["B1"]
+    assert leather.text == "No leather bookcase; here are the closest, without “leather”."
+    # Only dropping the type would find a Casa product: the reply says nothing matches instead.
+    casa = say(manager, DialogueState(), "search", "Casa bookcase", category="bookcase", brand=["Casa"])
+    assert skus(casa) == ["B1"]
+    assert "without “Casa”" in casa.text
+    nothing = say(
+        manager, DialogueState(), "search", "Casa bookcase that isn't wood",
+        category="bookcase", brand=["Casa"], exclude_material=["wood"],
+    )  # fmt: skip
+    assert nothing.products == []
+    assert nothing.text.startswith("I could not find any Casa bookcase not wood.")
+
+
+def test_a_type_the_shop_does_not_sell_gets_an_honest_answer_and_the_closest_types(shop):
+    turn = say(DialogueManager(shop), DialogueState(), "search", "fridge", category="fridge")
+    assert turn.products == []
+    assert turn.text == "Sorry, we don't sell fridge. The closest we have: sofa, cover, bookcase."
+    assert turn.suggestions == ["sofa", "cover", "bookcase"]
+    assert turn.state.shown == []
+
+
+def test_a_feature_no_product_states_is_named_in_the_reply_and_the_rest_applied(shop):
+    manager = DialogueManager(shop)
+    magsafe = say(manager, DialogueState(), "search", "grey magsafe sofa",
+                  category="sofa", color=["grey"], feature=["magsafe"])  # fmt: skip
+    assert skus(magsafe) == ["S1", "S3"]
+    assert magsafe.text.endswith(". Note: No sofa here mentions “magsafe”, so I could not filter on it.")
+    corner = say(manager, DialogueState(), "search", "corner sofa", category="sofa", feature=["corner"])
+    assert skus(corner) == ["S4"]
+    assert "Note" not in corner.text
+
+
+def test_a_sort_orders_the_list_and_the_reply_says_how(shop):
+    turn = say(
+        DialogueManager(shop), DialogueState(), "search", "priciest sofa", category="sofa", sort="price_desc"
+    )
+    assert skus(turn) == ["S2", "S4", "S1", "S3"]
+    assert turn.text.endswith(", highest price first.")
+    unsorted = say(DialogueManager(shop), DialogueState(), "search", "sofa", category="sofa")
+    assert "first" not in unsorted.text
 
 
 def test_positions_and_pronouns_resolve_to_the_right_sku(shop):
     manager = DialogueManager(shop)
-    state = say(manager, DialogueState(), "search", "sofa", category="sofa").state  # S3 S1 S4 S2
+    state = say(manager, DialogueState(), "search", "sofa", category="sofa").state  # S1 S2 S3 S4
     second = say(manager, state, "add_to_cart", "add the second one", reference=[2])
-    assert second.state.cart == ["S1"]
-    assert shop.events == [("S1", "add_to_cart")]
+    assert second.state.cart == ["S2"]
+    assert shop.events == [("S2", "add_to_cart")]
     again = say(manager, second.state, "add_to_cart", "add it too")
-    assert again.state.cart == ["S1", "S1"]
+    assert again.state.cart == ["S2", "S2"]
     last = say(
-        manager, state, "product_question", "how wide is the last one", reference=[-1], attribute="price"
+        manager, state, "product_question", "how much is the last one", reference=[-1], attribute="price"
     )
-    assert last.state.focus == "S2"
-    assert "1,899.00 EUR" in last.text
+    assert last.state.focus == "S4"
+    assert "1,299.00 EUR" in last.text
 
 
 def test_compare_builds_a_table_of_the_referenced_products(shop):
     manager = DialogueManager(shop)
     state = say(manager, DialogueState(), "search", "sofa", category="sofa").state
     turn = say(manager, state, "compare", "compare the first and the last", reference=[1, -1])
-    assert turn.compare["skus"] == ["S3", "S2"]
+    assert turn.compare["skus"] == ["S1", "S4"]
     rows = {row["field"]: row["values"] for row in turn.compare["rows"]}
-    assert rows["title"] == ["Luna sofa", "Borgo sofa"]
-    assert rows["brand"] == ["Nordal", "Casa"]
-    assert rows["material"] == ["linen", "leather"]
-    assert "Luna sofa is the cheapest" in turn.text
+    assert rows["title"] == ["Halden sofa", "Oslo corner sofa"]
+    assert rows["brand"] == ["Nordal", "IKEA"]
+    assert rows["material"] == ["fabric", "velvet"]
+    assert "Halden sofa is the cheapest" in turn.text
     alone = say(manager, state, "compare", "compare it", reference=[9])
     assert alone.compare is None
 
@@ -262,11 +388,12 @@ def test_feedback_without_a_product_to_point_at_asks_which(shop):
 
 def test_more_after_similar_pages_on_through_the_neighbours(shop):
     manager = DialogueManager(shop, page_size=2)
-    first = say(manager, DialogueState(), "search", "bookcase", category="bookcase")
-    like_it = say(manager, replace(first.state, shown=["S1"]), "similar", "like the first", reference=[1])
-    assert skus(like_it) == ["S3", "S4"]
+    first = say(manager, DialogueState(), "search", "sofa", category="sofa")
+    like_it = say(manager, first.state, "similar", "like the first", reference=[1])
+    assert skus(like_it) == ["S2", "S3"]
+    assert like_it.text == "Products like Halden sofa:"
     more = say(manager, like_it.state, "more")
-    assert skus(more) == ["S2"]  # the next sofa, not the bookcase search again
+    assert skus(more) == ["S4"]  # the next sofa, not the first page of the search again
 
 
 def test_pricier_after_cheaper_lifts_the_old_ceiling(shop):
@@ -274,7 +401,7 @@ def test_pricier_after_cheaper_lifts_the_old_ceiling(shop):
     state = DialogueState(query="sofa", constraints={"category": "sofa", "price_max": 900.0}, shown=["S3"])
     turn = say(manager, replace(state, focus="S1"), "refine", "more expensive", price_relative="higher")
     assert "price_max" not in turn.state.constraints
-    assert skus(turn) == ["S4", "S2"]
+    assert skus(turn) == ["S2", "S4"]
 
 
 def test_a_reference_outside_the_list_asks_which_product(shop):
@@ -285,41 +412,56 @@ def test_a_reference_outside_the_list_asks_which_product(shop):
     assert "Which one" in turn.text
 
 
-def test_low_confidence_asks_instead_of_guessing(shop):
-    turn = say(
-        DialogueManager(shop), DialogueState(), "search", "mmh sofa-ish", confidence=0.2, category="sofa"
-    )
-    assert turn.products == []
-    assert turn.suggestions
-
-
-def test_an_unsure_search_with_a_budget_acts_on_it(shop):
-    turn = say(
-        DialogueManager(shop), DialogueState(), "search", "prepaid sofa under 700",
-        confidence=0.3, category="sofa", price_max=700,
-    )  # fmt: skip
-    assert skus(turn) == ["S3"]
-
-
-def test_a_vague_request_gets_one_clarifying_question(shop):
+def test_an_unsure_follow_up_asks_unless_it_names_a_filter(shop):
     manager = DialogueManager(shop)
-    turn = say(manager, DialogueState(), "search", "stuff")
+    first = say(manager, DialogueState(), "search", "sofa", category="sofa")
+    unsure = say(manager, first.state, "refine", "mmh cosy-ish", confidence=0.2, style=["cosy"])
+    assert unsure.products == []
+    assert unsure.text == "I am not sure what you mean. Did you want one of these?"
+    assert (unsure.state.constraints, unsure.state.shown) == ({"category": "sofa"}, ["S1", "S2", "S3", "S4"])
+    budget = say(manager, first.state, "refine", "under 700 maybe", confidence=0.2, price_max=700)
+    assert skus(budget) == ["S3"]
+
+
+def test_an_unsure_first_request_is_searched(shop):
+    turn = say(
+        DialogueManager(shop), DialogueState(), "search", "mmh cosy-ish", confidence=0.2, style=["cosy"]
+    )
+    assert skus(turn) == [product.sku for product in PRODUCTS]  # this shop does not read the words
+    assert turn.state.constraints == {"style": ["cosy"]}
+
+
+def test_a_confident_search_without_slots_searches_the_words(shop):
+    turn = say(DialogueManager(shop), DialogueState(), "search", "Ektorp")
+    assert skus(turn) == [product.sku for product in PRODUCTS]
+    assert (turn.state.query, turn.state.constraints) == ("Ektorp", {})
+
+
+@pytest.mark.parametrize(
+    ("intent", "text"),
+    [
+        ("greet", "hi, any bookcases?"),
+        ("help", "can you help me find a bookcase"),
+        ("product_question", "how tall is the billy bookcase"),
+    ],
+)
+def test_a_product_type_named_where_there_is_nothing_else_to_act_on_is_searched(shop, intent, text):
+    turn = say(DialogueManager(shop), DialogueState(), intent, text, category="bookcase")
+    assert skus(turn) == ["B1"]
+    assert turn.state.constraints == {"category": "bookcase"}
+
+
+def test_a_question_about_a_shown_product_is_not_a_search(shop):
+    state = DialogueState(query="sofa", constraints={"category": "sofa"}, shown=["S1"])
+    turn = say(DialogueManager(shop), state, "product_question", "is the sofa grey", category="sofa",
+               reference=[1], attribute="color")  # fmt: skip
     assert turn.products == []
-    assert turn.text.endswith("?")
-    after_a_list = say(manager, DialogueState(query="sofa", shown=["S1"]), "search", "stuff")
-    assert after_a_list.products == []
-    assert after_a_list.state.shown == ["S1"]
-
-
-def test_a_lone_product_type_the_parser_did_not_tag_is_searched():
-    turn = say(DialogueManager(TypeBlindShop()), DialogueState(), "search", "Bookcases?")
-    assert skus(turn)[0] == "B1"
-    assert turn.state.constraints == {"category": "bookcases"}
+    assert turn.text == "Halden sofa: color grey."
 
 
 def test_an_unsure_out_of_scope_is_searched_for(shop):
     turn = say(DialogueManager(shop), DialogueState(), "out_of_scope", "a sofa for my flat", confidence=0.5)
-    assert skus(turn) == ["B1", "S3", "S1", "S4", "S2"]
+    assert skus(turn) == [product.sku for product in PRODUCTS]
     sure = say(DialogueManager(shop), DialogueState(), "out_of_scope", "what is the weather", confidence=0.95)
     assert sure.products == []
 

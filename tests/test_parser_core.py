@@ -21,7 +21,6 @@ from assistant.nlu.frame import (
     INTENTS,
     LIST_SLOTS,
     SLOTS,
-    SORTS,
     TAGS,
     Frame,
     Span,
@@ -52,6 +51,7 @@ from assistant.nlu.vocabulary import (
     singular,
     snap_phrase,
 )
+from catalog.retrieval.constraints import SORTS
 from catalog.retrieval.encoder import default_model_path
 from catalog.vocabulary import COLORS, MATERIALS
 

@@ -18,17 +18,18 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from catalog import versions as versions_module
 from catalog.retrieval import vector_index
+from catalog.retrieval.constraints import NO_CONSTRAINTS, Constraints, constraints_from_slots
 from catalog.retrieval.encoder import get_encoder
-from catalog.retrieval.filters import NO_CONSTRAINTS, Constraints, FilterRow, FilterTable, Postings
+from catalog.retrieval.filters import FilterRow, FilterTable, Postings
 from catalog.retrieval.fusion import RRF_C, convex_fusion, reciprocal_rank_fusion
-from catalog.retrieval.keyword_slots import Vocabulary, constraints_from_slots, extract_slots, parse_amount
+from catalog.retrieval.keyword_slots import Vocabulary, extract_slots, parse_amount
 from catalog.retrieval.lexical_index import LexicalIndex, best_matches, fold_accents, tokenize
 from catalog.retrieval.product_text import product_text
 from catalog.retrieval.retriever import Hit, Retriever
 from catalog.retrieval.store import IndexStore, LiveIndex
 from catalog.retrieval.vector_index import VectorIndex, top_k
+from core import versions as versions_module
 from core.versions import KEEP_VERSIONS
 
 from .conftest import ROOT
@@ -1241,16 +1242,16 @@ def test_vocabulary_keeps_real_brand_names_only():
         # prices
         ("grey sofa under 1.5k", {"color": ["grey"], "price_max": 1500.0}),
         ("sofa between 200 and 500", {"price_min": 200.0, "price_max": 500.0}),
-        ("between 500 and 200 dollars", {"price_min": 200.0, "price_max": 500.0}),
+        ("between 500 and 200 dollars", {"price_min": 200.0, "price_max": 500.0, "currency": "USD"}),
         ("table over 900 under 300", {"price_min": 300.0, "price_max": 900.0}),
-        ("rug from $300 to $800", {"price_min": 300.0, "price_max": 800.0}),
-        ("phone case $30 or less", {"price_max": 30.0}),
-        ("lamp over 20 bucks", {"price_min": 20.0}),
+        ("rug from $300 to $800", {"price_min": 300.0, "price_max": 800.0, "currency": "USD"}),
+        ("phone case $30 or less", {"price_max": 30.0, "currency": "USD"}),
+        ("lamp over 20 bucks", {"price_min": 20.0, "currency": "USD"}),
         ("sofa under 2,000", {"price_max": 2000.0}),
-        ("armchair 2,000 sar max", {"price_max": 2000.0}),
+        ("armchair 2,000 sar max", {"price_max": 2000.0, "currency": "SAR"}),
         ("rug 50 or more", {"price_min": 50.0}),
         ("charger 20+", {"price_min": 20.0}),
-        ("up to $1,500.50", {"price_max": 1500.5}),
+        ("up to $1,500.50", {"price_max": 1500.5, "currency": "USD"}),
         ("at least 2k", {"price_min": 2000.0}),
         ("desk under 300 and over 100", {"price_min": 100.0, "price_max": 300.0}),
         ("iphone 7 case", {}),

@@ -10,9 +10,9 @@ from collections.abc import Callable
 import pytest
 from django.conf import settings
 
+from assistant.search import find_products
 from catalog.indexing import index_store, live_index
 from catalog.models import Brand, Product, ProductEmbedding
-from catalog.search import search
 from catalog.tasks import refresh_index
 
 
@@ -88,7 +88,7 @@ def test_catalog_edits_reach_the_index_through_signals_and_the_worker(
     )
     wait_for(lambda: hammock.pk in indexed_ids(), "the new product in the index")
     assert index_store().active_version() != first_version
-    assert search("zephyrine hammock", k=3)[0].product.sku == "NEW-1"
+    assert find_products("zephyrine hammock", {}, 3).products[0][0].sku == "NEW-1"
 
     # Edit: the new title's words find it, the old ones no longer do.
     hammock.title = "Quillon porch swing"
@@ -96,7 +96,7 @@ def test_catalog_edits_reach_the_index_through_signals_and_the_worker(
     wait_for(lambda: has_word(hammock.pk, "quillon"), "the edited title")
     assert not has_word(hammock.pk, "zephyrine")
     assert not Product.objects.get(pk=hammock.pk).index_stale
-    assert search("quillon porch swing", k=1)[0].product.pk == hammock.pk
+    assert find_products("quillon porch swing", {}, 1).products[0][0].pk == hammock.pk
 
     # A brand rename is part of every product text of that brand.
     brand = Brand.objects.create(name="Plainco", slug="plainco")

@@ -9,14 +9,20 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from assistant.nlu.frame import HARD_SLOTS, Frame
+from assistant.nlu.frame import Frame
+from catalog.retrieval.constraints import (
+    ACTIVE_SLOTS,
+    FILTER_SLOTS,
+    RELAX_ORDER,
+    SLOTS,
+    SORT_PHRASES,
+    Measure,
+)
 
-from .state import CONSTRAINT_SLOTS, DialogueState
+from .state import DialogueState
 
 CONFIDENCE_FLOOR = 0.45
 """Below this the manager asks instead of guessing."""
-RELAX_ORDER = ("price_max", "price_min", "color", "material", "style", "feature", "brand", "size", "room")
-"""Constraints dropped one at a time, in this order, when nothing matches."""
 OUT_OF_SCOPE_SURE = 0.8
 """Below this an "out of scope" frame is searched for anyway: in a shop, looking is the better guess."""
 SMALL_TALK = frozenset({"greet", "goodbye", "help", "out_of_scope", "reset"})
@@ -41,12 +47,28 @@ class ProductView:
     categories: Sequence[str] = ()
 
 
+@dataclass
+class Results:
+    """A page of products for a search, and what the catalog made of the request."""
+
+    products: list[ProductView] = field(default_factory=list)
+    not_sold: str = ""
+    """The product type asked for when the catalog carries no such type."""
+    closest: list[str] = field(default_factory=list)
+    """For a type not sold: the nearest types the catalog does carry."""
+    notes: list[str] = field(default_factory=list)
+    """Constraints the catalog could not apply, as the reply says them."""
+    alternative: str = ""
+    """When nothing of the asked type qualifies, a related type that does ("cover for sofa")."""
+
+
 class Catalog(Protocol):
     """The shop as the dialogue sees it."""
 
-    def search(
-        self, query: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]
-    ) -> list[ProductView]: ...
+    def search(self, query: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]) -> Results:
+        """A page of products meeting every filter of ``constraints`` (active slots by name), of
+        the asked product type and its sub-types only, in the asked ``sort`` if any."""
+        ...
 
     def similar(
         self, sku: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]
@@ -79,9 +101,13 @@ class DialogueManager:
 
     def respond(self, text: str, frame: Frame, state: DialogueState) -> Turn:
         state = replace(state, turns=state.turns + 1)
-        if frame.intent == "out_of_scope" and frame.confidence < OUT_OF_SCOPE_SURE:
+        if (frame.intent == "out_of_scope" and frame.confidence < OUT_OF_SCOPE_SURE) or _is_a_search(
+            frame, state
+        ):
             frame = Frame("search", frame.confidence, frame.slots)
-        if frame.confidence < CONFIDENCE_FLOOR and frame.intent not in SMALL_TALK and not _concrete(frame):
+        # Unsure of a follow-up, ask; unsure of a first request, look: in a shop that is the better guess.
+        unsure = frame.confidence < CONFIDENCE_FLOOR and frame.intent not in SMALL_TALK
+        if unsure and state.query and not _concrete(frame):
             return self._clarify(state)
         handler = getattr(self, f"_on_{frame.intent}", self._on_out_of_scope)
         return handler(text, frame.slots, state)
@@ -89,16 +115,10 @@ class DialogueManager:
     # ------------------------------------------------------------------ searching
 
     def _on_search(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
-        constraints = {slot: value for slot, value in slots.items() if slot in CONSTRAINT_SLOTS}
-        fresh = DialogueState(query=text, constraints=constraints, cart=state.cart, turns=state.turns)
-        if constraints or len(text.split()) > 1:
-            return self._search(fresh)
-        # One word and no slot: a product type the parser did not tag ("table"), or too vague ("stuff").
-        typed = {"category": text.strip(" ?!.").lower()}
-        found = self._find(text, typed)
-        if not fits(found, typed):
-            return self._clarify(state, "What kind of product are you looking for?")
-        return self._show(replace(fresh, constraints=typed), found)
+        constraints = {slot: value for slot, value in slots.items() if slot in ACTIVE_SLOTS}
+        return self._search(
+            DialogueState(query=text, constraints=constraints, cart=state.cart, turns=state.turns)
+        )
 
     def _on_refine(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
         if not state.query:
@@ -114,7 +134,7 @@ class DialogueManager:
         if state.similar_to:
             found = self.catalog.similar(state.similar_to, state.constraints, self.page_size, state.seen)
         else:
-            found = self.catalog.search(state.query, state.constraints, self.page_size, state.seen)
+            found = self.catalog.search(state.query, state.constraints, self.page_size, state.seen).products
         if not found:
             return Turn("That was everything that matches. Want to loosen a constraint?", state)
         state = replace(state, shown=[p.sku for p in found], seen=[*state.seen, *(p.sku for p in found)])
@@ -134,57 +154,62 @@ class DialogueManager:
         return Turn(f"Products like {name}:", state, found)
 
     def _search(self, state: DialogueState, note: str = "", keep: Collection[str] = ()) -> Turn:
-        found = self._find(state.query, state.constraints)
-        if fits(found, state.constraints):
-            return self._show(state, found, note)
-        return self._relaxed(state, found, keep)
+        results = self.catalog.search(state.query, state.constraints, self.page_size, [])
+        if results.not_sold:
+            return Turn(
+                f"Sorry, we don't sell {results.not_sold}."
+                + (f" The closest we have: {', '.join(results.closest)}." if results.closest else ""),
+                fresh_list(state, []),
+                suggestions=results.closest or SUGGESTIONS[:2],
+            )
+        if results.products:
+            return self._show(state, results, note)
+        return self._relaxed(state, keep, results.alternative)
 
-    def _show(self, state: DialogueState, found: list[ProductView], note: str = "") -> Turn:
+    def _show(self, state: DialogueState, results: Results, note: str = "") -> Turn:
+        found = results.products
         opening = _vary(state.turns, ("Here are {n} options", "I found {n}", "{n} that fit"))
+        order = (
+            f", {SORT_PHRASES[state.constraints['sort']]}"
+            if state.constraints.get("sort") in SORT_PHRASES
+            else ""
+        )
         return Turn(
-            f"{opening.format(n=len(found))}{note}.",
+            f"{opening.format(n=len(found))}{note}{order}.{_notes(results.notes)}",
             fresh_list(state, found),
             found,
             suggestions=_next_steps(found),
         )
 
-    def _find(self, query: str, constraints: Mapping[str, Any]) -> list[ProductView]:
-        """A page of products, those of the asked-for type first (the type is not a hard filter)."""
-        found = self.catalog.search(query, constraints, self.page_size, [])
-        category = constraints.get("category")
-        return sorted(found, key=lambda product: not is_a(product, category)) if category else found
+    def _relaxed(self, state: DialogueState, keep: Collection[str], alternative: str = "") -> Turn:
+        """Drop one filter at a time (never the product type) and say which made the difference.
 
-    def _relaxed(self, state: DialogueState, closest: list[ProductView], keep: Collection[str]) -> Turn:
-        """Drop one constraint at a time and say which one made the difference.
-
-        ``closest`` (products of another type than asked for, or none) is shown when no single
-        constraint makes the difference; the constraints in ``keep`` are never dropped.
+        Without the budget, the closest products are the cheapest (or dearest) of the rest, and
+        the reply names the first; the constraints in ``keep`` are never dropped. ``alternative``
+        (a related type that does match) is offered as what the shopper may have meant.
         """
+        wanted = describe(state.constraints)
+        offer = f" Or did you mean {alternative}?" if alternative else ""
+        suggestions = [alternative] if alternative else []
         for slot in RELAX_ORDER:
             if slot not in state.constraints or slot in keep:
                 continue
             looser = {name: value for name, value in state.constraints.items() if name != slot}
-            found = self._find(state.query, looser)
-            if fits(found, looser):
-                shown = fresh_list(state, found)
+            if slot in ("price_max", "price_min"):
+                looser["sort"] = "price_asc" if slot == "price_max" else "price_desc"
+            results = self.catalog.search(state.query, looser, self.page_size, [])
+            if results.products:
                 return Turn(
-                    f"Nothing matches {describe(state.constraints)}; "
-                    f"here are the closest, {_relaxation(slot, state.constraints[slot], found)}.",
-                    shown,
-                    found,
-                    suggestions=_next_steps(found),
+                    f"No {wanted}; {_relaxation(slot, state.constraints[slot], results.products)}."
+                    f"{offer}{_notes(results.notes)}",
+                    fresh_list(state, results.products),
+                    results.products,
+                    suggestions=suggestions + _next_steps(results.products),
                 )
-        if closest:
-            return Turn(
-                f"I found no {describe(state.constraints)}; these are the closest matches.",
-                fresh_list(state, closest),
-                closest,
-                suggestions=_next_steps(closest),
-            )
         return Turn(
-            f"I could not find anything for {describe(state.constraints) or 'that'}. Try other words?",
+            f"I could not find any {wanted or 'match'}.{offer or ' Try other words?'}",
             fresh_list(state, []),
-            suggestions=SUGGESTIONS[:2],
+            suggestions=suggestions or SUGGESTIONS[:2],
         )
 
     def _prices_shown(self, state: DialogueState) -> list[float]:
@@ -326,10 +351,9 @@ def merged(
     """
     result = dict(constraints)
     for slot, value in slots.items():
-        if slot not in CONSTRAINT_SLOTS:
+        if slot not in ACTIVE_SLOTS:
             continue
-        if slot.startswith("exclude_"):
-            wanted = slot.removeprefix("exclude_")
+        if wanted := SLOTS[slot].excludes:
             result[slot] = list(dict.fromkeys([*result.get(slot, []), *value]))
             remaining = [item for item in result.get(wanted, []) if item not in value]
             result[wanted] = remaining
@@ -378,59 +402,60 @@ def field_value(product: ProductView, name: str) -> Any:
             return ", ".join(map(str, value)) if isinstance(value, list) else value
 
 
-def is_a(product: ProductView, category: str) -> bool:
-    """Whether ``product`` is of the type the shopper named: its head noun ("bed" of "children's
-    bed", "chest" of "chest of drawers") in its title, categories or type, plurals aside."""
-    words = category.lower().split()
-    if not words:
-        return True
-    head = words[words.index("of") - 1] if "of" in words[1:] else words[-1]
-    text = " ".join([product.title, *product.categories, str(product.attributes.get("type", ""))]).lower()
-    return singular(head) in text
-
-
-def fits(found: Sequence[ProductView], constraints: Mapping[str, Any]) -> bool:
-    """A page answers the request: not empty and, when a type was named, some product is of it."""
-    category = constraints.get("category")
-    return bool(found) and (not category or any(is_a(product, category) for product in found))
-
-
-def singular(word: str) -> str:
-    if word.endswith(("ches", "shes", "sses", "xes")):
-        return word[:-2]
-    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
-
-
 def describe(constraints: Mapping[str, Any]) -> str:
-    """Constraints as a shopper would say them: "grey sofa under 1,000"."""
+    """Constraints as a shopper would say them: "grey 3-seat sofa with storage under 1,000 SAR"."""
     words = [
         *constraints.get("color", []),
         *constraints.get("material", []),
         *constraints.get("style", []),
         *constraints.get("brand", []),
+        constraints.get("category") or ("products" if constraints else ""),
     ]
-    if constraints.get("category"):
-        words.append(constraints["category"])
+    words += [f"with {feature}" for feature in constraints.get("feature", [])]
+    words += [Measure.from_slot(measure).describe() for measure in constraints.get("dimension", [])]
+    currency = f" {constraints['currency']}" if constraints.get("currency") else ""
     if constraints.get("price_max") is not None:
-        words.append(f"under {constraints['price_max']:,.0f}")
+        words.append(f"under {constraints['price_max']:,.0f}{currency}")
     if constraints.get("price_min") is not None:
-        words.append(f"over {constraints['price_min']:,.0f}")
-    return " ".join(words)
+        words.append(f"over {constraints['price_min']:,.0f}{currency}")
+    for slot, said in (("exclude_color", "not"), ("exclude_material", "not"), ("exclude_brand", "not by")):
+        if constraints.get(slot):
+            words.append(f"{said} {' or '.join(constraints[slot])}")
+    return " ".join(word for word in words if word)
 
 
 def _relaxation(slot: str, value: Any, found: Sequence[ProductView]) -> str:
+    first = found[0]
     if slot == "price_max":
-        return f"from {min(p.price for p in found):,.0f}"
+        return f"the cheapest is {first.title} at {first.price:,.2f} {first.currency}".rstrip()
     if slot == "price_min":
-        return f"up to {max(p.price for p in found):,.0f}"
-    shown = ", ".join(value) if isinstance(value, list) else str(value)
-    return f"without “{shown}”"
+        return f"the dearest is {first.title} at {first.price:,.2f} {first.currency}".rstrip()
+    if slot == "dimension":
+        shown = ", ".join(Measure.from_slot(measure).describe() for measure in value)
+    else:
+        shown = ", ".join(value) if isinstance(value, list) else str(value)
+    return f"here are the closest, without “{shown}”"
+
+
+def _notes(notes: Sequence[str]) -> str:
+    """Constraints that could not be applied, as sentences after the reply."""
+    return "".join(f" Note: {note[:1].upper()}{note[1:]}." for note in notes)
+
+
+def _is_a_search(frame: Frame, state: DialogueState) -> bool:
+    """Words whose intent has nothing to act on are a search: "hi, any bunk beds?" greets and
+    asks; "how much is the billy bookcase" asks about a product before any list is shown."""
+    if frame.intent in ("greet", "goodbye", "help") and "category" in frame.slots:
+        return True
+    acts_on_a_list = ("product_question", "compare", "similar", "add_to_cart", "feedback_positive")
+    nothing_shown = not state.shown and not state.focus and "reference" not in frame.slots
+    return frame.intent in (*acts_on_a_list, "feedback_negative") and nothing_shown
 
 
 def _concrete(frame: Frame) -> bool:
     """A search or refinement with a hard constraint (a budget, a brand, a colour...): acting on it
     beats asking, however unsure the parser is of the intent."""
-    return frame.intent in ("search", "refine") and any(slot in HARD_SLOTS for slot in frame.slots)
+    return frame.intent in ("search", "refine") and any(slot in FILTER_SLOTS for slot in frame.slots)
 
 
 def _next_steps(found: Sequence[ProductView]) -> list[str]:

@@ -3,24 +3,6 @@
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-CONSTRAINT_SLOTS = (
-    "category",
-    "brand",
-    "color",
-    "material",
-    "style",
-    "feature",
-    "room",
-    "size",
-    "price_min",
-    "price_max",
-    "sort",
-    "exclude_color",
-    "exclude_material",
-    "exclude_brand",
-)
-"""Slots that narrow a search and stay active until changed (``price_relative`` becomes a bound)."""
-
 
 @dataclass
 class DialogueState:
@@ -29,6 +11,7 @@ class DialogueState:
     query: str = ""
     """The words of the search the constraints belong to."""
     constraints: dict[str, Any] = field(default_factory=dict)
+    """The active slots (``ACTIVE_SLOTS`` of ``catalog.retrieval.constraints``) by name."""
     shown: list[str] = field(default_factory=list)
     """SKUs of the most recent product list, in order: positions count here."""
     seen: list[str] = field(default_factory=list)

@@ -3,6 +3,9 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+from catalog.retrieval.constraints import FILTER_SLOTS, slots_of_kind
+from catalog.retrieval.constraints import SLOTS as SLOT_TABLE
+
 INTENTS: tuple[str, ...] = (
     "search",
     "refine",
@@ -20,26 +23,18 @@ INTENTS: tuple[str, ...] = (
     "out_of_scope",
 )
 
-# Slots whose value is a list of strings, a single string, a number, or positions.
-LIST_SLOTS = (
-    "brand",
-    "color",
-    "material",
-    "style",
-    "feature",
-    "exclude_color",
-    "exclude_material",
-    "exclude_brand",
-)
-STRING_SLOTS = ("category", "room", "size", "price_relative", "sort", "attribute")
-NUMBER_SLOTS = ("price_min", "price_max")
-SLOTS: tuple[str, ...] = (*LIST_SLOTS, *STRING_SLOTS, *NUMBER_SLOTS, "reference")
+RULE_SLOTS = ("currency", "dimension")
+"""Slots only the keyword rules read (a measure or a currency sign is a pattern, not a span)."""
+SLOTS: tuple[str, ...] = tuple(name for name in SLOT_TABLE if name not in RULE_SLOTS)
+"""The slots the model tags, in the order of ``catalog.retrieval.constraints.SLOTS``."""
+LIST_SLOTS = tuple(name for name in slots_of_kind("list") if name in SLOTS)
+STRING_SLOTS = tuple(name for name in slots_of_kind("string") if name in SLOTS)
+NUMBER_SLOTS = tuple(name for name in slots_of_kind("number") if name in SLOTS)
 
 # Word-level BIO labels: "O", then B-/I- for every slot.
 TAGS: tuple[str, ...] = ("O", *(f"{prefix}-{slot}" for slot in SLOTS for prefix in ("B", "I")))
 
 ATTRIBUTES = ("price", "dimensions", "color", "material", "brand", "rating", "availability", "description")
-SORTS = ("price_asc", "price_desc", "rating_desc", "popularity_desc")
 
 
 @dataclass
@@ -54,26 +49,29 @@ class Frame:
         return {"intent": self.intent, "confidence": round(self.confidence, 4), "slots": self.slots}
 
 
-HARD_SLOTS = (
-    *NUMBER_SLOTS,
-    "brand",
-    "color",
-    "material",
-    "exclude_brand",
-    "exclude_color",
-    "exclude_material",
-)
-"""The slots that become hard filters: the keyword rules find these reliably."""
-
-
 def with_rule_slots(frame: Frame, rules: Frame) -> Frame:
-    """``frame`` plus the hard slots the keyword rules read and the model missed, for a search or a
-    refinement: a brand or a budget the model did not tag still filters, instead of being lost."""
+    """``frame`` plus the filters the keyword rules read and the model missed, for a search or a
+    refinement: a brand or a budget the model did not tag still filters, instead of being lost.
+
+    A number the rules read as a measure ("less than 120 cm wide") is not a price, whatever the
+    model tagged.
+    """
     if frame.intent not in ("search", "refine"):
         return frame
-    unread = rules.slots.keys() - frame.slots.keys()
-    missing = {slot: rules.slots[slot] for slot in HARD_SLOTS if slot in unread}
-    return Frame(frame.intent, frame.confidence, {**frame.slots, **missing}) if missing else frame
+    slots = dict(frame.slots)
+    measured = {
+        bound
+        for measure in rules.slots.get("dimension", [])
+        for bound in (measure.get("min"), measure.get("max"))
+    }
+    for bound in ("price_min", "price_max"):
+        if bound not in rules.slots and slots.get(bound) in measured:
+            slots.pop(bound)
+    unread = rules.slots.keys() - slots.keys()
+    missing = {slot: rules.slots[slot] for slot in FILTER_SLOTS if slot in unread}
+    if not missing and slots == frame.slots:
+        return frame
+    return Frame(frame.intent, frame.confidence, {**slots, **missing})
 
 
 @dataclass(frozen=True)

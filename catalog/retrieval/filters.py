@@ -1,6 +1,6 @@
 """Hard filters: the constraints a result must meet, and a table that applies them fast.
 
-``Constraints`` says what a shopper asked for. ``FilterTable`` holds, for every
+``Constraints`` (``constraints``) says what a shopper asked for. ``FilterTable`` holds, for every
 product of an index version, the fields the constraints look at, as NumPy
 arrays and posting lists, so ``mask`` answers "which products qualify" for a
 million products in a few milliseconds. Values within one field are
@@ -8,70 +8,16 @@ alternatives ("grey or beige"); fields combine with AND. No Django imports.
 """
 
 import json
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .constraints import DIMENSIONS, Constraints, normalise_key
+
 UNKNOWN_STOCK = -1
-_NAME_FIELDS = ("brands", "colors", "materials", "exclude_brands", "exclude_colors", "exclude_materials")
-_MARKS = re.compile(r"[™®©]")
-
-
-def normalise_key(value: str) -> str:
-    """How names are compared: trimmed, lower-case, without trade marks ("Insignia™" = "insignia")."""
-    return _MARKS.sub("", str(value)).strip().lower()
-
-
-@dataclass(frozen=True)
-class Constraints:
-    """What every result must satisfy. Empty fields constrain nothing.
-
-    ``categories`` are category paths (``"cell-phones/cell-phone-accessories"``);
-    a product qualifies when it sits in one of them or below. ``in_stock``
-    drops products known to be out of stock; catalogs that do not track stock
-    (stock unknown) are treated as available.
-    """
-
-    price_min: float | None = None
-    price_max: float | None = None
-    categories: tuple[str, ...] = ()
-    brands: tuple[str, ...] = ()
-    colors: tuple[str, ...] = ()
-    materials: tuple[str, ...] = ()
-    in_stock: bool = False
-    exclude_brands: tuple[str, ...] = ()
-    exclude_colors: tuple[str, ...] = ()
-    exclude_materials: tuple[str, ...] = ()
-    exclude_ids: tuple[int, ...] = ()
-
-    def __post_init__(self) -> None:
-        for name in _NAME_FIELDS:
-            names = (normalise_key(value) for value in getattr(self, name))
-            object.__setattr__(self, name, tuple(dict.fromkeys(names)))
-        paths = (str(path).strip("/") for path in self.categories)
-        object.__setattr__(self, "categories", tuple(dict.fromkeys(paths)))
-        object.__setattr__(self, "exclude_ids", tuple(int(value) for value in self.exclude_ids))
-        if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
-            raise ValueError(f"price_min {self.price_min} is above price_max {self.price_max}")
-
-    def is_empty(self) -> bool:
-        return self == NO_CONSTRAINTS
-
-    def as_dict(self) -> dict[str, Any]:
-        """The set fields only, JSON-safe."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {
-            name: list(v) if isinstance(v, tuple) else v
-            for name, v in values.items()
-            if v not in (None, (), False)
-        }
-
-
-NO_CONSTRAINTS = Constraints()
 
 
 @dataclass
@@ -84,6 +30,11 @@ class FilterRow:
     categories: Sequence[str] = ()
     colors: Sequence[str] = ()
     materials: Sequence[str] = ()
+    currency: str = ""
+    rating: float | None = None
+    popularity: float | None = None
+    measures: Mapping[str, float] = field(default_factory=dict)
+    """Numeric attributes among ``DIMENSIONS`` (``width`` in cm...)."""
 
 
 @dataclass
@@ -118,6 +69,8 @@ class Postings:
 
 
 _MULTI_VALUED = ("categories", "colors", "materials")
+_NUMBERS = ("rating", "popularity", *DIMENSIONS)
+"""Numeric columns, NaN where unknown."""
 
 
 class FilterTable:
@@ -130,12 +83,18 @@ class FilterTable:
         brand_codes: np.ndarray,
         brands: list[str],
         postings: dict[str, Postings],
+        currency_codes: np.ndarray,
+        currencies: list[str],
+        numbers: dict[str, np.ndarray],
     ) -> None:
         self.prices = prices
         self.stock = stock
         self.brand_codes = brand_codes
         self.brands = brands
         self.postings = postings
+        self.currency_codes = currency_codes
+        self.currencies = currencies
+        self.numbers = numbers
 
     def __len__(self) -> int:
         return len(self.prices)
@@ -145,6 +104,8 @@ class FilterTable:
         """Index ``rows``; a product in category ``a/b`` is also found under ``a``."""
         brands = sorted({normalise_key(row.brand) for row in rows if row.brand})
         brand_index = {name: code for code, name in enumerate(brands)}
+        currencies = sorted({row.currency.upper() for row in rows})
+        currency_index = {name: code for code, name in enumerate(currencies)}
         return cls(
             prices=np.array([row.price for row in rows], dtype=np.float64),
             stock=np.array(
@@ -159,6 +120,11 @@ class FilterTable:
                 "colors": Postings.from_lists([[normalise_key(v) for v in row.colors] for row in rows]),
                 "materials": Postings.from_lists([[normalise_key(v) for v in row.materials] for row in rows]),
             },
+            currency_codes=np.array([currency_index[row.currency.upper()] for row in rows], dtype=np.int16),
+            currencies=currencies,
+            numbers={
+                name: np.array([_number(row, name) for row in rows], dtype=np.float64) for name in _NUMBERS
+            },
         )
 
     def mask(self, constraints: Constraints, ids: np.ndarray | None = None) -> np.ndarray | None:
@@ -170,10 +136,17 @@ class FilterTable:
             return None
         size = len(self)
         mask = np.ones(size, dtype=bool)
-        if constraints.price_min is not None:
-            mask &= self.prices >= constraints.price_min
-        if constraints.price_max is not None:
-            mask &= self.prices <= constraints.price_max
+        if constraints.prices_constrained():
+            mask &= self._within_price(constraints)
+        for measure in constraints.measures:
+            values = self.numbers.get(measure.name)
+            if values is None:
+                mask[:] = False
+                continue
+            if measure.minimum is not None:
+                mask &= values >= measure.minimum
+            if measure.maximum is not None:
+                mask &= values <= measure.maximum
         if constraints.in_stock:
             mask &= self.stock != 0
         if constraints.brands:
@@ -193,13 +166,43 @@ class FilterTable:
             mask &= ~np.isin(ids, np.asarray(constraints.exclude_ids, dtype=ids.dtype))
         return mask
 
+    def _within_price(self, constraints: Constraints) -> np.ndarray:
+        """Products whose price meets the bounds as they apply in the product's own currency."""
+        within = np.zeros(len(self), dtype=bool)
+        for code, currency in enumerate(self.currencies):
+            bounds = constraints.price_bounds_in(currency)
+            if bounds is None:
+                continue
+            rows = self.currency_codes == code
+            low, high = bounds
+            if low is not None:
+                rows &= self.prices >= low
+            if high is not None:
+                rows &= self.prices <= high
+            within |= rows
+        return within
+
+    def has_measure(self, name: str, rows: np.ndarray | None = None) -> bool:
+        """Whether any product (of ``rows``, a mask) states the measure ``name``."""
+        values = self.numbers.get(name)
+        if values is None:
+            return False
+        known = ~np.isnan(values)
+        return bool((known & rows).any() if rows is not None else known.any())
+
     def _brand_codes(self, names: Iterable[str]) -> np.ndarray:
         index = {name: code for code, name in enumerate(self.brands)}
         return np.array([index[name] for name in names if name in index], dtype=np.int32)
 
     def save(self, folder: Path) -> None:
-        arrays = {"prices": self.prices, "stock": self.stock, "brand_codes": self.brand_codes}
-        vocab: dict[str, Any] = {"brands": self.brands}
+        arrays = {
+            "prices": self.prices,
+            "stock": self.stock,
+            "brand_codes": self.brand_codes,
+            "currency_codes": self.currency_codes,
+            **{f"number_{name}": values for name, values in self.numbers.items()},
+        }
+        vocab: dict[str, Any] = {"brands": self.brands, "currencies": self.currencies}
         for name, postings in self.postings.items():
             arrays[f"{name}_offsets"] = postings.offsets
             arrays[f"{name}_positions"] = postings.positions
@@ -209,10 +212,11 @@ class FilterTable:
 
     @classmethod
     def load(cls, folder: Path) -> "FilterTable":
-        arrays = np.load(folder / "filters.npz")
+        arrays = dict(np.load(folder / "filters.npz"))
         vocab = json.loads((folder / "filters.json").read_text(encoding="utf-8"))
+        prices = arrays["prices"]
         return cls(
-            prices=arrays["prices"],
+            prices=prices,
             stock=arrays["stock"],
             brand_codes=arrays["brand_codes"],
             brands=vocab["brands"],
@@ -220,6 +224,10 @@ class FilterTable:
                 name: Postings(vocab[name], arrays[f"{name}_offsets"], arrays[f"{name}_positions"])
                 for name in _MULTI_VALUED
             },
+            # Versions of an older layout lack some columns: unknown until they are rebuilt.
+            currency_codes=arrays.get("currency_codes", np.zeros(len(prices), dtype=np.int16)),
+            currencies=vocab.get("currencies", [""]),
+            numbers={name: arrays.get(f"number_{name}", np.full(len(prices), np.nan)) for name in _NUMBERS},
         )
 
 
@@ -231,3 +239,11 @@ def _with_ancestors(paths: Iterable[str]) -> list[str]:
         for depth in range(len(parts), 0, -1):
             found["/".join(parts[:depth])] = None
     return list(found)
+
+
+def _number(row: FilterRow, name: str) -> float:
+    value = getattr(row, name) if name in ("rating", "popularity") else row.measures.get(name)
+    try:
+        return float(value) if value is not None else np.nan
+    except (TypeError, ValueError):
+        return np.nan

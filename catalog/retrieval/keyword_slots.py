@@ -2,8 +2,9 @@
 
 This is what turns "grey sofa under 2000, not leather" into hard constraints
 until the fine-tuned parser lands, and what that parser is then measured
-against. It knows prices ("under 1.5k", "between 200 and 500", "$80"),
-colours and materials (with the synonyms of ``catalog.vocabulary``), the
+against. It knows prices ("under 1.5k", "between 200 and 500", "$80") and
+their currency, measures ("less than 120 cm wide", "at least 65W": never
+read as prices), colours and materials (with the synonyms of ``catalog.vocabulary``), the
 catalog's brands, and negation ("not black", "no plastic", "without glass").
 A brand after "for" names a device, not a maker ("case for samsung galaxy"),
 and is left to the text search. Slot names follow CONTRACTS §3.
@@ -17,11 +18,17 @@ from typing import Any
 
 from catalog.vocabulary import COLOR_SYNONYMS, COLORS, MATERIAL_SYNONYMS, MATERIALS
 
-from .filters import Constraints, normalise_key
+from .constraints import MEASURED_BY, UNITS, normalise_key
 
 # A number standing alone: not the "23" of "s23+" nor the "256" of "256gb".
 _NUMBER = r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(?:\s*(k)\b|(?!\w))"
-_CURRENCY = r"(?:\$|usd|sar|eur|€|£|dollars?|bucks|riyals?|sr)?"
+_CURRENCY = r"(?:\$|usd|sar|eur|euros?|€|£|gbp|pounds?|dollars?|bucks|riyals?|sr)?"
+CURRENCY_WORDS = {
+    "USD": ("$", "usd", "dollar", "dollars", "bucks"),
+    "SAR": ("sar", "riyal", "riyals", "sr"),
+    "EUR": ("€", "eur", "euro", "euros"),
+    "GBP": ("£", "gbp", "pound", "pounds"),
+}
 _AMOUNT = rf"{_CURRENCY}\s*{_NUMBER}\s*{_CURRENCY}"
 _BETWEEN = re.compile(rf"\b(?:between|from)\s+{_AMOUNT}\s*(?:and|to|-)\s*{_AMOUNT}", re.I)
 _AT_MOST = re.compile(
@@ -30,7 +37,27 @@ _AT_MOST = re.compile(
 _AT_LEAST = re.compile(r"(?:\b(?:over|above|more than|at least|min(?:imum)?|from)|>=?)\s*" + _AMOUNT, re.I)
 _OR_LESS = re.compile(_AMOUNT + r"\s*(?:or less|or under|or below|max(?:imum)?)\b", re.I)
 _OR_MORE = re.compile(_AMOUNT + r"\s*(?:or more|and up|and above|or above|\+)", re.I)
-_NEGATION = r"(?:not|no|without|except|excluding|non)"
+_NEGATION = r"(?:not|no|without|except|excluding|non|aren't|isn't|arent)"
+_UNIT = (
+    r"(cm|centimet(?:er|re)s?|mm|millimet(?:er|re)s?|m|met(?:er|re)s?|in|inch(?:es)?|\"|w|watts?|mah|gb|tb)"
+)
+_DIMENSION_WORDS = {
+    "wide": "width", "width": "width", "broad": "width",
+    "deep": "depth", "depth": "depth",
+    "high": "height", "tall": "height", "height": "height",
+    "long": "length", "length": "length",
+}  # fmt: skip
+_AT_MOST_WORDS = (
+    r"(?:under|below|less than|smaller than|narrower than|shorter than|up to|at most|max(?:imum)?|"
+    r"no more than|<=?)"
+)
+_AT_LEAST_WORDS = r"(?:over|above|more than|at least|min(?:imum)?|bigger than|wider than|taller than|>=?)"
+_DIM_WORD = r"(wide|width|broad|deep|depth|high|tall|height|long|length)"
+_MEASURE = re.compile(
+    rf"(?:\b{_DIM_WORD}\s+(?:of\s+)?)?(?:({_AT_MOST_WORDS})|({_AT_LEAST_WORDS}))?\s*"
+    rf"(?<![\w.])(\d+(?:\.\d+)?)\s*{_UNIT}(?![\w-])(?:\s+{_DIM_WORD}\b)?",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +79,10 @@ def extract_slots(text: str, vocabulary: Vocabulary) -> dict[str, Any]:
     ``price_max`` and their ``exclude_*`` forms, omitting the ones it does not."""
     lowered = " " + normalise_key(text) + " "
     slots: dict[str, Any] = {}
+    lowered = _extract_measures(lowered, slots)
     lowered = _extract_prices(lowered, slots)
+    if features := _features(lowered):
+        slots["feature"] = features
     for slot, lookup in (
         ("color", {word: word for word in COLORS} | COLOR_SYNONYMS),
         ("material", {word: word for word in MATERIALS} | MATERIAL_SYNONYMS),
@@ -66,32 +96,97 @@ def extract_slots(text: str, vocabulary: Vocabulary) -> dict[str, Any]:
     return slots
 
 
-def constraints_from_slots(slots: Mapping[str, Any], **extra: Any) -> Constraints:
-    """The hard constraints a frame's slots imply; ``extra`` adds fields such as ``categories``."""
-    return Constraints(
-        price_min=slots.get("price_min"),
-        price_max=slots.get("price_max"),
-        brands=tuple(slots.get("brand", ())),
-        colors=tuple(slots.get("color", ())),
-        materials=tuple(slots.get("material", ())),
-        exclude_brands=tuple(slots.get("exclude_brand", ())),
-        exclude_colors=tuple(slots.get("exclude_color", ())),
-        exclude_materials=tuple(slots.get("exclude_material", ())),
-        **extra,
-    )
-
-
 def parse_amount(number: str, thousands: str | None) -> float:
     """``("1.5", "k")`` -> 1500.0; ``("2,000", None)`` -> 2000.0."""
     value = float(number.replace(",", ""))
     return value * 1000 if thousands else value
 
 
+_FEATURE = re.compile(
+    r"\b(?:with|featuring|(?:that|which|ones?|any)\s+(?:has|have|support|supports|offer|offers)|"
+    r"(?:ones?|any)\s+with)\s+(?:an?\s+|the\s+|built-in\s+)?([a-z][\w-]*(?:\s+[a-z][\w-]*){0,2})"
+)
+_FEATURE_STOP = re.compile(
+    r"\s+(?:and|or|under|over|below|above|for|in|on|from|to|at|please|pls|plz|but|than|that|which)\b.*$"
+)
+
+
+def _features(text: str) -> list[str]:
+    """Phrases after "with", "that have"...: "bed with storage", "which ones have magsafe"."""
+    found = []
+    for match in _FEATURE.finditer(text):
+        phrase = _FEATURE_STOP.sub("", match.group(1)).strip(" -")
+        if phrase and phrase not in _NOT_FEATURES:
+            found.append(phrase)
+    return list(dict.fromkeys(found))
+
+
+_NOT_FEATURES = frozenset({"it", "them", "me", "you", "that", "this", "those", "one", "ones", "a", "the"})
+
+
+def _extract_measures(text: str, slots: dict[str, Any]) -> str:
+    """Fill ``dimension`` from amounts with a unit of length or power and blank them out, so
+    that "less than 120 cm wide" is a width and never a price."""
+    measures = []
+    for match in _MEASURE.finditer(text):
+        before_word, at_most, at_least, number, unit, after_word = match.groups()
+        base, factor = UNITS[_unit_key(unit)]
+        value = round(float(number) * factor, 2)
+        said = (after_word or before_word or "").lower()
+        name = MEASURED_BY.get(base) or _DIMENSION_WORDS.get(said, "width")
+        measure: dict[str, Any] = {"name": name, "unit": base}
+        if at_most:
+            measure["max"] = value
+        elif at_least:
+            measure["min"] = value
+        else:  # "a 120 cm wide desk": about that
+            measure["min"], measure["max"] = round(value * 0.9, 2), round(value * 1.1, 2)
+        measures.append(measure)
+        text = _blank(text, match)
+    if measures:
+        slots["dimension"] = measures
+    return text
+
+
+def _unit_key(unit: str) -> str:
+    unit = unit.lower()
+    if unit.startswith(("cm", "cent")):
+        return "cm"
+    if unit.startswith(("mm", "milli")):
+        return "mm"
+    if unit.startswith(("in", '"')):
+        return "in"
+    if unit.startswith("w"):
+        return "w"
+    return unit if unit in UNITS else "m"
+
+
+_STATED_MEASURE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(w|watts?|mah|gb|tb)(?![\w-])", re.I)
+
+
+def measures_in_text(text: str) -> dict[str, float]:
+    """Measures a product's title states by their unit ("65W charger", "10000mAh", "32GB"):
+    the first of each, for catalogs that record them only in words."""
+    found: dict[str, float] = {}
+    for number, unit in _STATED_MEASURE.findall(text):
+        base, factor = UNITS[_unit_key(unit)]
+        found.setdefault(MEASURED_BY[base], float(number) * factor)
+    return found
+
+
+def currency_of(phrase: str) -> str | None:
+    """The currency a price phrase names ("$250" -> "USD", "250 riyals" -> "SAR"), if any."""
+    words = set(re.findall(r"[$€£]|[a-z]+", phrase.lower()))
+    return next((code for code, said in CURRENCY_WORDS.items() if words & set(said)), None)
+
+
 def _extract_prices(text: str, slots: dict[str, Any]) -> str:
-    """Fill ``price_min``/``price_max`` and blank out the phrases they came from."""
+    """Fill ``price_min``/``price_max`` (and ``currency`` when said) and blank out the phrases
+    they came from."""
     if match := _BETWEEN.search(text):
         low, high = parse_amount(*match.group(1, 2)), parse_amount(*match.group(3, 4))
         slots["price_min"], slots["price_max"] = min(low, high), max(low, high)
+        _note_currency(match.group(0), slots)
         return _blank(text, match)
     for slot, patterns in (("price_max", (_AT_MOST, _OR_LESS)), ("price_min", (_AT_LEAST, _OR_MORE))):
         for pattern in patterns:
@@ -100,11 +195,17 @@ def _extract_prices(text: str, slots: dict[str, Any]) -> str:
                 negated = re.search(r"\b(?:no|not)\s+$", text[: match.start()])
                 flipped = {"price_max": "price_min", "price_min": "price_max"}[slot] if negated else slot
                 slots[flipped] = parse_amount(*match.group(1, 2))
+                _note_currency(match.group(0), slots)
                 text = _blank(text, match)
                 break
     if slots.get("price_min", 0) > slots.get("price_max", float("inf")):  # "over 900 under 300"
         slots["price_min"], slots["price_max"] = slots["price_max"], slots["price_min"]
     return text
+
+
+def _note_currency(phrase: str, slots: dict[str, Any]) -> None:
+    if currency := currency_of(phrase):
+        slots["currency"] = currency
 
 
 def _blank(text: str, match: re.Match) -> str:

@@ -87,6 +87,25 @@ class LexicalIndex:
         found = self.match(query)
         return found.scores if found else None
 
+    def containing(self, phrase: str) -> np.ndarray:
+        """A mask of the products whose text has every term of ``phrase`` ("sliding doors" also
+        finds "sliding door"); all ``False`` when a term is in no product."""
+        terms = tokenize([phrase])[0]
+        mask = np.zeros(len(self), dtype=bool)
+        if self.bm25 is None or not terms:
+            return mask
+        vocabulary = self.bm25.vocab_dict
+        if any(term not in vocabulary for term in terms):
+            return mask
+        indices, indptr = self.bm25.scores["indices"], self.bm25.scores["indptr"]
+        mask[:] = True
+        for term in terms:
+            term_id = vocabulary[term]
+            having = np.zeros(len(self), dtype=bool)
+            having[indices[indptr[term_id] : indptr[term_id + 1]]] = True
+            mask &= having
+        return mask
+
     @functools.cached_property
     def _best_score_per_term(self) -> np.ndarray:
         """Each term's highest score over all products (bm25s keeps scores by term, CSC-style)."""

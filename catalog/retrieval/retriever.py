@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .filters import NO_CONSTRAINTS, Constraints
+from .constraints import NO_CONSTRAINTS, Constraints
 from .fusion import FUSION_METHODS, convex_fusion, reciprocal_rank_fusion
 from .lexical_index import best_matches
 from .store import IndexVersion
@@ -44,6 +44,8 @@ class Hit:
     lexical: float | None
     semantic_rank: int | None
     lexical_rank: int | None
+    position: int = -1
+    """The product's row in the index version (its vector's row)."""
 
 
 class Retriever:
@@ -85,7 +87,7 @@ class Retriever:
         index = self.index
         if len(index) == 0 or k <= 0:
             return []
-        allowed = index.filters.mask(constraints, index.ids)
+        allowed = index.allowed(constraints)
         if allowed is not None and not allowed.any():
             return []
         depth = max(self.depth, k)
@@ -135,6 +137,7 @@ class Retriever:
                 lexical=None if bm25_scores is None else float(bm25_scores[i]),
                 semantic_rank=int(semantic_ranks[i]) or None,
                 lexical_rank=int(lexical_ranks[i]) or None,
+                position=int(candidates[i]),
             )
             for i, score in zip(order, top_scores, strict=True)
         ]

@@ -16,11 +16,15 @@ import numpy as np
 
 from core.versions import LiveVersion, VersionStore
 
+from .constraints import Constraints
 from .filters import FilterRow, FilterTable
 from .lexical_index import LexicalIndex
+from .product_types import TextEncoder, TypeRow, TypeVocabulary
 from .vector_index import VectorIndex
 
 logger = logging.getLogger(__name__)
+INDEX_FORMAT = 2
+"""The layout of a version folder; 2 added product types, currencies and measures."""
 
 
 @dataclass
@@ -33,9 +37,26 @@ class IndexVersion:
     vectors: VectorIndex
     lexical: LexicalIndex
     filters: FilterTable
+    types: TypeVocabulary | None = None
+    """The catalog's product types (``None`` in versions built before types were indexed)."""
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def allowed(self, constraints: Constraints) -> np.ndarray | None:
+        """Which positions meet ``constraints`` (``None`` when nothing is constrained): the filter
+        table's fields, the product types and each feature in the product's indexed text."""
+        masks = [self.filters.mask(constraints, self.ids)]
+        if constraints.types:
+            masks.append(
+                self.types.products_of(constraints.types) if self.types else np.zeros(len(self), bool)
+            )
+        masks += [self.lexical.containing(feature) for feature in constraints.features]
+        mask = None
+        for part in masks:
+            if part is not None:
+                mask = part if mask is None else mask & part
+        return mask
 
     def positions_of(self, product_ids: Sequence[int]) -> np.ndarray:
         """Positions of the given product ids (ids not in this version are left out)."""
@@ -69,6 +90,7 @@ class IndexStore(VersionStore):
             vectors=VectorIndex.load(folder),
             lexical=LexicalIndex.load(folder),
             filters=FilterTable.load(folder),
+            types=TypeVocabulary.load(folder) if TypeVocabulary.stored_in(folder) else None,
         )
 
     def publish(
@@ -79,10 +101,14 @@ class IndexStore(VersionStore):
         filter_rows: Sequence[FilterRow],
         metadata: Mapping[str, Any] | None = None,
         kind: str = "auto",
+        type_rows: Sequence[TypeRow] = (),
+        encoder: TextEncoder | None = None,
     ) -> str:
         """Build a version from row-aligned inputs, make it active, return its name.
 
-        Call inside ``publishing()`` when other processes may publish too.
+        ``type_rows`` (row-aligned too) teach the version the catalog's product types, with
+        ``encoder`` for their names. Call inside ``publishing()`` when other processes may
+        publish too.
         """
         if not len(ids) == len(vectors) == len(texts) == len(filter_rows):
             raise ValueError("ids, vectors, texts and filter rows must have one entry per product")
@@ -92,6 +118,8 @@ class IndexStore(VersionStore):
             vector_index.save(staging)
             LexicalIndex.build(texts).save(staging)
             FilterTable.build(filter_rows).save(staging)
+            if type_rows:
+                TypeVocabulary.build(type_rows, encoder=encoder, vectors=vectors).save(staging)
             np.save(staging / "ids.npy", np.asarray(ids, dtype=np.int64))
             manifest = {
                 **(metadata or {}),

@@ -15,6 +15,8 @@ from django.core.checks.security.base import (  # Django's own criteria (check_s
 )
 from django.core.exceptions import ImproperlyConfigured
 
+from catalog.retrieval.constraints import parse_rates
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env(
@@ -259,6 +261,10 @@ AISLE_INDEX_AUTO_REFRESH = env.bool("AISLE_INDEX_AUTO_REFRESH", default=True)
 AISLE_INDEX_REFRESH_DELAY = 2.0
 # A refresh job queued this many seconds ago and not started is taken for lost and sent again.
 AISLE_INDEX_JOB_TIMEOUT = env.float("AISLE_INDEX_JOB_TIMEOUT", default=300.0)
+# Price bounds said in one currency apply to products priced in another only through these
+# rates (USD per unit, "SAR=0.2667,EUR=1.08"); unset, a bound with a currency applies to
+# products in that currency alone.
+AISLE_CURRENCY_RATES = parse_rates(env("AISLE_CURRENCY_RATES", default=""))
 # How semantic and lexical candidates are fused (see catalog/retrieval/fusion.py).
 AISLE_FUSION = "convex"
 AISLE_FUSION_WEIGHTS = {"semantic": 0.5, "lexical": 0.5}

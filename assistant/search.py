@@ -1,0 +1,348 @@
+"""Product search: the one path behind a chat turn, ``/api/search/`` and ``search_batch``.
+
+A search reads, top to bottom: the slots become ``Constraints`` (the slot table
+of ``catalog.retrieval.constraints``), the product type is resolved against the
+catalog's own types, all of it against one snapshot of the live index; fused
+retrieval proposes candidates under the hard filters; a ``sort`` or the ranker
+plugin orders them (the retriever's ids, vectors and scores go straight to the
+plugins); the database confirms the products still qualify; and every product
+gets its explanation here, in one place. Slots that cannot be applied (a
+feature no product of the type states, a measure the catalog does not record)
+are dropped with a note the reply reads out, never silently.
+"""
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db.models import prefetch_related_objects
+
+from catalog.indexing import live_index
+from catalog.models import Product
+from catalog.retrieval.constraints import NO_CONSTRAINTS, SORT_PHRASES, Constraints, constraints_from_slots
+from catalog.retrieval.encoder import Encoder, get_encoder
+from catalog.retrieval.filters import FilterTable
+from catalog.retrieval.keyword_slots import measures_in_text
+from catalog.retrieval.product_types import TypeMatch, plural
+from catalog.retrieval.retriever import Hit, Retriever
+from catalog.retrieval.store import IndexVersion
+from catalog.search import matching_products
+from recsys_plugins import ranking
+from recsys_plugins.rankers.base import Candidates
+
+RETRIEVAL_ORDER = "fused-retrieval"
+"""What ordered the products when no ranker is enabled, stored with their feedback."""
+RETRY_FACTOR = 3
+"""How many more candidates to fetch when the database turns some down."""
+QUERY_VECTORS_CACHED = 1024
+SORT_KEYS = {
+    "price_asc": ("price", False),
+    "price_desc": ("price", True),
+    "rating_desc": ("rating", True),
+    "popularity_desc": ("popularity", True),
+}
+"""``sort`` value -> (the filter table's column, descending)."""
+
+
+@dataclass
+class Found:
+    """Products for a search with their explanations, and what the search made of the request."""
+
+    products: list[tuple[Product, str]] = field(default_factory=list)
+    constraints: Constraints = NO_CONSTRAINTS
+    asked_type: TypeMatch | None = None
+    """The catalog type the shopper's product phrase resolved to (``types`` empty: not sold here)."""
+    unapplied: list[str] = field(default_factory=list)
+    """What the search could not apply, as the reply says it."""
+    ranker: str = RETRIEVAL_ORDER
+    alternative: str = ""
+    """When nothing of the asked type qualifies: an accessory type of it that does ("cover for
+    3-seat sofa"), which the shopper may have meant."""
+
+
+def find_products(
+    query: str,
+    slots: Mapping[str, Any],
+    k: int,
+    *,
+    skip: Sequence[str] = (),
+    ranker: str | None = None,
+    session_key: str = "",
+    user: str | None = None,
+    filters: Mapping[str, Any] | None = None,
+) -> Found:
+    """The ``k`` best active products for ``query`` under the constraints of ``slots`` (a frame's
+    slots or a conversation's active ones), leaving out the SKUs in ``skip``.
+
+    ``filters`` (``Constraints`` fields) override what the slots say; ``ranker`` (default: the
+    first enabled one) orders the results for this session's shopper and ``user``'s history.
+    Raises ``UnknownRanker`` for a ranker that is not installed and ``ValueError`` for a price
+    floor above the ceiling.
+    """
+    choices = ranking.ranker_choices()  # one settings query per search, shared with the context
+    ranker = ranker or ranking.default_ranker(choices)
+    ranking.require_installed(ranker)
+    snapshot = live_index().get()
+    if snapshot is None or not (query.strip() or slots):
+        return Found()
+    encoder = get_encoder(settings.AISLE_DEVICE)
+    vector = query_vector(encoder, query) if query.strip() else None
+    # A category the API's caller chose stands for the product type the words may name.
+    asked = None if filters and filters.get("categories") else _asked_type(snapshot, slots, query, vector)
+    if asked is not None and not asked.supported:
+        return Found(asked_type=asked)
+    skipped = Product.objects.filter(sku__in=skip).values_list("pk", flat=True) if skip else ()
+    constraints = constraints_from_slots(
+        slots,
+        types=asked.keys if asked else (),
+        rates=settings.AISLE_CURRENCY_RATES,
+        exclude_ids=tuple(skipped),
+    )
+    if filters:
+        constraints = replace(constraints, **filters)
+    constraints, unapplied = _applicable(snapshot, constraints, asked)
+    if asked is not None:
+        constraints = _widened(snapshot, constraints, asked)
+    sort = slots.get("sort", "")
+    order = SORT_KEYS.get(sort)
+    retriever = Retriever(
+        snapshot, encoder, fusion=settings.AISLE_FUSION, weights=settings.AISLE_FUSION_WEIGHTS
+    )
+    if order or ranker is None:
+        hits = _confirmed(retriever, query, constraints, k, vector, order)
+        shown = [(hit, "") for hit in hits]
+        used = RETRIEVAL_ORDER
+    else:
+        hits = _confirmed(retriever, query, constraints, k * settings.AISLE_RANKING_POOL, vector, None)
+        context = ranking.context_for(vector, constraints.as_dict(), session_key, user, choices, snapshot)
+        by_id = {hit.product.pk: hit for hit in hits}
+        candidates = Candidates(
+            np.asarray(list(by_id), dtype=np.int64),
+            snapshot.vectors.vectors[[hit.hit.position for hit in hits]],
+            np.asarray([hit.hit.score for hit in hits], dtype=np.float32),
+        )
+        ranked = ranking.registry().rank(ranker, candidates, context, k)
+        shown = [(by_id[item.product_id], item.explanation) for item in ranked]
+        used = ranker
+    # Only the products shown need their categories and attributes (the pool is k times bigger).
+    prefetch_related_objects([hit.product for hit, _ in shown], "categories", "attribute_values__attribute")
+    products = [(hit.product, explain(hit, constraints, asked, sort, because)) for hit, because in shown]
+    alternative = _accessory_instead(snapshot, constraints, asked) if not products and asked else ""
+    return Found(products, constraints, asked, unapplied, used, alternative)
+
+
+def _accessory_instead(snapshot: IndexVersion, constraints: Constraints, asked: TypeMatch) -> str:
+    """The most stocked accessory type of the asked one that meets the other constraints."""
+    vocabulary = snapshot.types
+    if vocabulary is None or not asked.supported:
+        return ""
+    asked_words = set(asked.label.lower().split())
+    candidates = []
+    for type_id in vocabulary.accessories_for(asked.concept):
+        kind = vocabulary.types[type_id]
+        allowed = snapshot.allowed(replace(constraints, types=(kind.key,)))
+        count = int(allowed.sum()) if allowed is not None else kind.count
+        if count:  # of the asked kind ("3-seat") first, then the most products
+            candidates.append((len(asked_words & set(kind.key.split())), count, kind.label))
+    return max(candidates)[2] if candidates else ""
+
+
+@functools.lru_cache(maxsize=QUERY_VECTORS_CACHED)
+def query_vector(encoder: Encoder, text: str) -> np.ndarray:
+    """``text``'s unit vector. Cached: a conversation's "cheaper" and "more" search its query
+    again, and encoding is most of a turn."""
+    vector = encoder.encode([text])[0]
+    vector.flags.writeable = False
+    return vector
+
+
+def _asked_type(
+    snapshot: IndexVersion, slots: Mapping[str, Any], query: str, vector: np.ndarray | None
+) -> TypeMatch | None:
+    """The catalog types the shopper asks for, from the parser's ``category`` phrase and the
+    whole query (a phrase the model corrected, "lmap" -> "lamp", is the model's to decide)."""
+    if snapshot.types is None:
+        return None
+    encoder = get_encoder(settings.AISLE_DEVICE)
+    whole = snapshot.types.resolve(query, vector, encoder) if query.strip() else None
+    said = slots.get("category")
+    named = snapshot.types.resolve(said, None, encoder) if said else None
+    # The whole query narrows the parser's phrase ("3-seat" of "grey 3-seat sofa") and, where the
+    # phrase is its own words, knows their head ("desk lamp" is a lamp, "case for a phone" a case).
+    if (
+        whole is not None
+        and whole.supported
+        and (named is None or named.concept == whole.concept or said.lower() in query.lower())
+    ):
+        return whole
+    asked = named or whole
+    if (
+        asked is not None
+        and not asked.supported
+        and snapshot.lexical.containing(asked.label.split()[-1]).any()
+    ):
+        return None  # products mention it ("seat"): not a type of its own, but no "we don't sell" either
+    return asked
+
+
+def _widened(snapshot: IndexVersion, constraints: Constraints, asked: TypeMatch) -> Constraints:
+    """The asked sub-types ("iphone 7 case"), or every type of their kind when none of those
+    qualifies: a taxonomy may file such products under a broader type ("cell phone cases")."""
+    allowed = snapshot.allowed(constraints)
+    if allowed is None or allowed.any() or snapshot.types is None:
+        return constraints
+    vocabulary = snapshot.types
+    kinds = vocabulary.concepts[asked.concept].type_ids
+    return replace(constraints, types=tuple(vocabulary.types[kind].key for kind in kinds))
+
+
+def _applicable(
+    snapshot: IndexVersion, constraints: Constraints, asked: TypeMatch | None
+) -> tuple[Constraints, list[str]]:
+    """``constraints`` less the features and measures that no product of the asked type (or of
+    the catalog) records, each named in a note: "no data" must not read as "no match"."""
+    scope = snapshot.allowed(replace(NO_CONSTRAINTS, types=constraints.types))
+    kind = asked.label.lower() if asked else "product"
+    notes = []
+    features = []
+    for feature in constraints.features:
+        having = snapshot.lexical.containing(feature)
+        if (having & scope).any() if scope is not None else having.any():
+            features.append(feature)
+        else:
+            notes.append(f"no {kind} here mentions “{feature}”, so I could not filter on it")
+    measures = []
+    for measure in constraints.measures:
+        if snapshot.filters.has_measure(measure.name, scope):
+            measures.append(measure)
+        else:
+            notes.append(f"the catalog does not record the {measure.name} of {plural(kind)}")
+    return replace(constraints, features=tuple(features), measures=tuple(measures)), notes
+
+
+@dataclass(frozen=True)
+class _Confirmed:
+    product: Product
+    hit: Hit
+
+
+def _confirmed(
+    retriever: Retriever,
+    query: str,
+    constraints: Constraints,
+    k: int,
+    vector: np.ndarray | None,
+    order: tuple[str, bool] | None,
+) -> list[_Confirmed]:
+    """The ``k`` best hits whose products the database confirms still active and qualifying
+    (the index version may predate an edit), fetching more when it turns some down."""
+    wanted = k
+    while True:
+        if order:
+            hits = _sorted_hits(retriever, query, constraints, wanted, vector, order)
+        else:
+            hits = retriever.retrieve(query, constraints, wanted, query_vector=vector)
+        products = matching_products(constraints).in_bulk([hit.product_id for hit in hits])
+        found = [_Confirmed(products[hit.product_id], hit) for hit in hits if hit.product_id in products]
+        # Fewer hits than asked for means retrieval has nothing more to give.
+        if len(found) >= k or len(hits) < wanted or wanted >= k * RETRY_FACTOR**2:
+            return found[:k]
+        wanted *= RETRY_FACTOR
+
+
+def _sorted_hits(
+    retriever: Retriever,
+    query: str,
+    constraints: Constraints,
+    k: int,
+    vector: np.ndarray | None,
+    order: tuple[str, bool],
+) -> list[Hit]:
+    """Hits in the asked order: over every product of the asked type that qualifies ("the
+    cheapest sofa" is the cheapest of all sofas), else over the relevant retrieved ones."""
+    index = retriever.index
+    if constraints.types:
+        allowed = index.allowed(constraints)
+        positions = np.flatnonzero(allowed) if allowed is not None else np.arange(len(index))
+    else:
+        hits = retriever.retrieve(query, constraints, retriever.depth, query_vector=vector)
+        positions = index.positions_of([hit.product_id for hit in hits])
+    column, descending = order
+    table = index.filters
+    groups = np.zeros(len(positions))
+    if column == "price":
+        values, groups = _comparable_prices(table, positions, constraints)
+    else:
+        values = table.numbers[column][positions]
+    values = np.where(np.isnan(values), -np.inf if descending else np.inf, values)
+    ranked = positions[np.lexsort((-values if descending else values, groups))[:k]]
+    return [Hit(int(index.ids[p]), 0.0, None, None, None, None, int(p)) for p in ranked]
+
+
+def _comparable_prices(
+    table: FilterTable, positions: np.ndarray, constraints: Constraints
+) -> tuple[np.ndarray, np.ndarray]:
+    """Prices that can be sorted together: in USD where rates convert every currency present;
+    otherwise as they are, grouped by currency (most products first), never compared across."""
+    codes = table.currency_codes[positions]
+    rates = [constraints.rate(code) for code in table.currencies]
+    if all(rates[code] is not None for code in np.unique(codes)):
+        usd = np.array([rate or 0.0 for rate in rates])
+        return table.prices[positions] * usd[codes], np.zeros(len(positions))
+    sizes = np.bincount(codes, minlength=len(rates))
+    return table.prices[positions], -sizes[codes].astype(np.float64)
+
+
+def explain(
+    found: _Confirmed,
+    constraints: Constraints,
+    asked: TypeMatch | None,
+    sort: str,
+    ranked_because: str = "",
+) -> str:
+    """Why a product is listed: the asked-for type and properties it has, the order, then the
+    ranker's reason or, without one, how the text search found it."""
+    product = found.product
+    attributes = product.attribute_dict()
+    reasons = [str(attributes.get("type") or asked.label)] if asked and asked.supported else []
+    reasons += [
+        value
+        for key, asked_values in (("color", constraints.colors), ("material", constraints.materials))
+        for value in _as_list(attributes.get(key))
+        if value.lower() in asked_values
+    ]
+    if constraints.brands and product.brand:
+        reasons.append(product.brand.name)
+    reasons += [f"mentions “{feature}”" for feature in constraints.features]
+    stated = measures_in_text(product.title) | attributes
+    reasons += [f"{m.name} {stated.get(m.name, '?')} {m.unit}".strip() for m in constraints.measures]
+    bounds = constraints.price_bounds_in(product.currency)
+    currency = constraints.currency or product.currency
+    converted = bounds if constraints.currency not in (None, product.currency) else None
+    if constraints.price_max is not None:
+        reasons.append(f"under {constraints.price_max:,.0f} {currency}{_converted(converted, 1, product)}")
+    if constraints.price_min is not None:
+        reasons.append(f"over {constraints.price_min:,.0f} {currency}{_converted(converted, 0, product)}")
+    hit = found.hit
+    how = [SORT_PHRASES[sort]] if sort in SORT_PHRASES else [ranked_because] if ranked_because else []
+    if hit.lexical and not how:
+        how.append("has your words")
+    if hit.semantic is not None and not how:
+        how.append(f"similarity {hit.semantic:.2f} to your request")
+    summary = "; ".join(part for part in (", ".join(reasons), ", ".join(how)) if part)
+    return summary[:1].upper() + summary[1:]
+
+
+def _converted(bounds: tuple[float | None, float | None] | None, which: int, product: Product) -> str:
+    """ " (1,000 SAR)": the bound in the product's currency, when it was said in another."""
+    if not bounds or bounds[which] is None:
+        return ""
+    return f" ({bounds[which]:,.0f} {product.currency})"
+
+
+def _as_list(value: Any) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    return [str(item) for item in values if item not in (None, "")]

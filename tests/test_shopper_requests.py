@@ -1,0 +1,190 @@
+"""What real shoppers asked for and got wrong (issue 14's table), on the demo catalog plus IKEA.
+
+Each test holds a conversation through ``chat_turn`` (the path of the WebSocket and the HTTP
+chat) and judges the reply from the catalog's own fields: the product type is the importer's
+``type`` attribute, prices and currencies are the products' own.
+"""
+
+import csv
+import itertools
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant import services
+from assistant.models import Conversation, Message
+from catalog.importers import read_catalog
+from catalog.indexing import build_index, text_for
+from catalog.models import Attribute, Brand, Category, IndexJob, Product
+from catalog.services import import_rows
+from recsys_plugins.models import FeedbackEvent
+
+from .conftest import DEMO_CATALOG, shared_data
+
+pytestmark = pytest.mark.slow
+
+IKEA_TYPES = re.compile(r"sofa|desk|bed|cushion|chair|bedside|nightstand|dining table|^table$")
+IKEA_PER_TYPE = 12
+
+
+def ikea_subset(path: Path, target: Path) -> Path:
+    """The IKEA rows of the types the table's requests are about, a few of each type."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    seen: dict[str, int] = {}
+    kept = []
+    for row in rows:
+        kind = (row["short_description"] or "").split(",")[0].strip().lower()
+        if IKEA_TYPES.search(kind) and seen.get(kind, 0) < IKEA_PER_TYPE:
+            seen[kind] = seen.get(kind, 0) + 1
+            kept.append(row)
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    return target
+
+
+@pytest.fixture(scope="module")
+def shop(django_db_setup: None, django_db_blocker, tmp_path_factory) -> Iterator[None]:
+    """The demo catalog and part of IKEA, indexed once for the module and removed after it."""
+    ikea = ikea_subset(shared_data("ikea/ikea.csv"), tmp_path_factory.mktemp("ikea") / "ikea.csv")
+    with django_db_blocker.unblock():
+        assert not import_rows(read_catalog(DEMO_CATALOG, "jsonl")).rejected
+        assert not import_rows(read_catalog(ikea, "ikea")).rejected
+        build_index()
+    yield
+    with django_db_blocker.unblock():
+        for model in (FeedbackEvent, Message, Conversation, IndexJob, Product, Category, Brand, Attribute):
+            model.objects.all().delete()
+
+
+@pytest.fixture
+def chat(shop: None, request) -> "Chat":
+    return Chat(f"table-{request.node.name}"[:40])
+
+
+class Chat:
+    def __init__(self, session: str) -> None:
+        self.session = session
+
+    def __call__(self, text: str) -> dict:
+        return services.chat_turn(self.session, text)
+
+
+def product_type(card: dict) -> str:
+    return str(Product.objects.get(sku=card["sku"]).attribute_dict().get("type", ""))
+
+
+def prices_ascend(cards: list[dict]) -> bool:
+    """Ascending within each currency (prices in different currencies are not comparable)."""
+    by_currency = itertools.groupby(sorted(cards, key=lambda c: c["currency"]), key=lambda c: c["currency"])
+    return all(
+        prices == sorted(prices) for _, group in by_currency for prices in [[c["price"] for c in group]]
+    )
+
+
+def mentions(card: dict, phrase: str) -> bool:
+    """Whether the product's text (title, attributes such as its features, description) says it."""
+    return phrase in text_for(Product.objects.get(sku=card["sku"])).lower()
+
+
+@pytest.mark.django_db
+def test_a_sofa_request_never_shows_sofa_covers(chat):
+    reply = chat("grey 3-seat sofa under 1000")
+    assert reply["products"], reply["text"]
+    for card in reply["products"]:
+        kind = product_type(card)
+        assert "sofa" in kind, (card["title"], kind)
+        assert "cover" not in kind, (card["title"], kind)
+
+
+@pytest.mark.django_db
+def test_cheaper_keeps_the_product_type(chat):
+    chat("grey 3-seat sofa under 1000")
+    reply = chat("cheaper")
+    assert reply["products"] or "no " in reply["text"].lower(), reply["text"]
+    for card in reply["products"]:
+        kind = product_type(card)
+        assert "sofa" in kind, (card["title"], kind)
+        assert "cover" not in kind, (card["title"], kind)
+
+
+@pytest.mark.django_db
+def test_sort_by_price_orders_the_list(chat):
+    chat("office chair")
+    reply = chat("sort by price, cheapest first")
+    assert len(reply["products"]) >= 3, reply["text"]
+    assert prices_ascend(reply["products"]), reply["products"]
+    assert all("chair" in product_type(card) for card in reply["products"]), reply["products"]
+
+
+@pytest.mark.django_db
+def test_the_cheapest_one_means_sorted(chat):
+    chat("floor lamp")
+    reply = chat("the cheapest one please")
+    prices = [card["price"] for card in reply["products"]]
+    assert len(prices) >= 3, reply["text"]
+    assert prices == sorted(prices)
+    lamps = Product.objects.filter(attribute_values__value_text="floor lamp")
+    assert prices[0] == float(min(lamp.price for lamp in lamps))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("search", "follow_up", "stated"),
+    [
+        ("black phone case", "which ones have MagSafe?", "magsafe"),
+        ("floor lamp", "dimmable pls", "dimmable"),
+    ],
+)
+def test_a_feature_follow_up_narrows_the_list(chat, search, follow_up, stated):
+    before = chat(search)["products"]
+    after = chat(follow_up)
+    assert after["products"], after["text"]
+    assert all(mentions(card, stated) for card in after["products"]), after["products"]
+    assert [c["sku"] for c in after["products"]] != [c["sku"] for c in before]
+
+
+@pytest.mark.django_db
+def test_at_least_65_watts_keeps_chargers_that_state_it(chat):
+    chat("usb-c charger")
+    reply = chat("at least 65W")
+    assert reply["products"], reply["text"]
+    for card in reply["products"]:
+        watts = re.search(r"(\d+)\s*W\b", card["title"])
+        assert watts, card["title"]
+        assert int(watts.group(1)) >= 65, card["title"]
+
+
+@pytest.mark.django_db
+def test_a_width_is_not_a_price(chat):
+    reply = chat("white desk for a small room, less than 120 cm wide")
+    assert "price_max" not in reply["slots"]
+    assert "under 120" not in reply["text"]
+    assert reply["products"], reply["text"]
+    for card in reply["products"]:
+        product = Product.objects.get(sku=card["sku"])
+        attributes = product.attribute_dict()
+        assert "desk" in product_type(card), card["title"]
+        assert float(attributes["width"]) <= 120, (card["title"], attributes.get("width"))
+
+
+@pytest.mark.django_db
+def test_a_double_bed_request_shows_beds_only(chat):
+    reply = chat("double bed in oak with storage")
+    assert reply["products"], reply["text"]
+    for card in reply["products"]:
+        kind = product_type(card)
+        assert "bed" in kind, (card["title"], kind)
+        assert "bedside" not in kind, (card["title"], kind)
+        assert "table" not in kind, (card["title"], kind)
+
+
+@pytest.mark.django_db
+def test_a_dollar_budget_never_compares_riyals_as_dollars(chat):
+    reply = chat("grey sofa under $250")
+    assert "USD" in reply["text"], reply["text"]
+    assert all(card["currency"] == "USD" for card in reply["products"]), reply["products"]

@@ -61,6 +61,8 @@ class Found:
     alternative: str = ""
     """When nothing of the asked type qualifies: an accessory type of it that does ("cover for
     3-seat sofa"), which the shopper may have meant."""
+    recognised: bool = True
+    """Whether the request named a catalog type or words some product has ("hmm" does not)."""
 
 
 def find_products(
@@ -104,8 +106,12 @@ def find_products(
     if filters:
         constraints = replace(constraints, **filters)
     constraints, unapplied = _applicable(snapshot, constraints, asked)
-    if asked is not None:
-        constraints = _widened(snapshot, constraints, asked)
+    # The API's explicit filters are exact: nothing of a broader type fills their page.
+    broader = _broader(snapshot, constraints, asked) if asked is not None and not filters else None
+    if broader is not None and not _any_allowed(snapshot, constraints):
+        constraints, broader = broader, None
+    elif broader is not None and _count(snapshot, replace(NO_CONSTRAINTS, types=constraints.types)) >= k:
+        broader = None  # the sub-type is well stocked: what it lacks is the dialogue's to relax
     sort = slots.get("sort", "")
     order = SORT_KEYS.get(sort)
     retriever = Retriever(
@@ -127,11 +133,21 @@ def find_products(
         ranked = ranking.registry().rank(ranker, candidates, context, k)
         shown = [(by_id[item.product_id], item.explanation) for item in ranked]
         used = ranker
+    explained = [(hit, constraints, because) for hit, because in shown]
+    if broader is not None and len(shown) < k and not order:  # the asked sub-type, then its kind
+        taken = (*broader.exclude_ids, *(hit.product.pk for hit, _ in shown))
+        more = replace(broader, exclude_ids=taken)
+        explained += [
+            (hit, more, "") for hit in _confirmed(retriever, query, more, k - len(shown), vector, order)
+        ]
     # Only the products shown need their categories and attributes (the pool is k times bigger).
-    prefetch_related_objects([hit.product for hit, _ in shown], "categories", "attribute_values__attribute")
-    products = [(hit.product, explain(hit, constraints, asked, sort, because)) for hit, because in shown]
+    prefetch_related_objects(
+        [hit.product for hit, _, _ in explained], "categories", "attribute_values__attribute"
+    )
+    products = [(hit.product, explain(hit, met, asked, sort, because)) for hit, met, because in explained]
     alternative = _accessory_instead(snapshot, constraints, asked) if not products and asked else ""
-    return Found(products, constraints, asked, unapplied, used, alternative)
+    recognised = asked is not None or any(hit.hit.lexical for hit, _, _ in explained)
+    return Found(products, constraints, asked, unapplied, used, alternative, recognised)
 
 
 def _accessory_instead(snapshot: IndexVersion, constraints: Constraints, asked: TypeMatch) -> str:
@@ -167,7 +183,8 @@ def _asked_type(
     if snapshot.types is None:
         return None
     encoder = get_encoder(settings.AISLE_DEVICE)
-    whole = snapshot.types.resolve(query, vector, encoder) if query.strip() else None
+    # A request, not a product text: "similar" searches with a description, whose nouns are many.
+    whole = snapshot.types.resolve(query, vector, encoder) if 0 < len(query.split()) <= 12 else None
     said = slots.get("category")
     named = snapshot.types.resolve(said, None, encoder) if said else None
     # The whole query narrows the parser's phrase ("3-seat" of "grey 3-seat sofa") and, where the
@@ -188,15 +205,26 @@ def _asked_type(
     return asked
 
 
-def _widened(snapshot: IndexVersion, constraints: Constraints, asked: TypeMatch) -> Constraints:
-    """The asked sub-types ("iphone 7 case"), or every type of their kind when none of those
-    qualifies: a taxonomy may file such products under a broader type ("cell phone cases")."""
-    allowed = snapshot.allowed(constraints)
-    if allowed is None or allowed.any() or snapshot.types is None:
-        return constraints
+def _broader(snapshot: IndexVersion, constraints: Constraints, asked: TypeMatch) -> Constraints | None:
+    """``constraints`` with every type of the asked kind, when the shopper narrowed it to some
+    ("iphone 7 case", "3-seat sofa"); ``None`` when they did not. A taxonomy may file such
+    products under a broader type ("cell phone cases"), so the rest of the kind fills the page."""
     vocabulary = snapshot.types
+    if vocabulary is None or not asked.supported:
+        return None
     kinds = vocabulary.concepts[asked.concept].type_ids
+    if len(kinds) == len(asked.type_ids):
+        return None
     return replace(constraints, types=tuple(vocabulary.types[kind].key for kind in kinds))
+
+
+def _any_allowed(snapshot: IndexVersion, constraints: Constraints) -> bool:
+    return _count(snapshot, constraints) > 0
+
+
+def _count(snapshot: IndexVersion, constraints: Constraints) -> int:
+    allowed = snapshot.allowed(constraints)
+    return len(snapshot) if allowed is None else int(allowed.sum())
 
 
 def _applicable(

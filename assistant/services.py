@@ -143,6 +143,7 @@ class ShopCatalog:
             closest=list(asked.closest) if not_sold else [],
             notes=found.unapplied,
             alternative=found.alternative,
+            recognised=found.recognised,
         )
 
     def similar(
@@ -151,7 +152,11 @@ class ShopCatalog:
         product = next(iter(self.products([sku])), None)
         if product is None:
             return []
-        return self.search(f"{product.title}. {product.description}", constraints, k, [*skip, sku]).products
+        # Of the same kind as the product unless the shopper asked for one; the description's own
+        # words would name other things ("a chair for the garden table").
+        kind = {"category": product.attributes.get("type")} if product.attributes.get("type") else {}
+        alike = {**kind, **constraints}
+        return self.search(f"{product.title}. {product.description}", alike, k, [*skip, sku]).products
 
     def products(self, skus: Sequence[str]) -> list[ProductView]:
         missing = [sku for sku in skus if sku not in self.views]  # a turn may ask twice ("similar")

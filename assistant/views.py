@@ -65,9 +65,7 @@ def api_search(request: HttpRequest) -> JsonResponse:
         return _error(problem)
     except UnknownRanker as problem:
         return _error(ProtocolError("unknown_ranker", str(problem)))
-    return JsonResponse(
-        {"results": outcome.cards, "intent": outcome.intent, "slots": outcome.slots, "text": outcome.text}
-    )
+    return JsonResponse({"results": outcome.cards, "intent": outcome.intent, "slots": outcome.slots})
 
 
 def _search_filters(params: QueryDict) -> dict[str, Any]:

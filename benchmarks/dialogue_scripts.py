@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -111,6 +112,9 @@ def run_dialogue(dialogue: Mapping[str, Any], chat: Chat, session_key: str) -> l
     return results
 
 
+FILLED = re.compile(r"\((\d+) that fit, then \d+ close ones")
+
+
 def check_turn(
     reply: Mapping[str, Any],
     state: Mapping[str, Any],
@@ -138,8 +142,11 @@ def check_turn(
     active = dict(constraints)
     if relaxed := expect.get("relaxed"):
         active.pop(relaxed, None)
-        if not reply["text"].startswith("Nothing matches"):
+        if not reply["text"].startswith("No "):
             problems.append(f"no relaxation announced: {reply['text']!r}")
+    # A page filled after the matches says how many fit; only those must meet every constraint.
+    if filled := FILLED.search(reply["text"]):
+        skus = skus[: int(filled.group(1))]
     for sku in skus:
         if reason := violation(products[sku], active):
             problems.append(f"{sku} breaks the constraints: {reason}")
@@ -347,14 +354,12 @@ def prepare(data: Path, train_parser: bool) -> str:
 
     from assistant import parsing
     from catalog.models import Product
-    from catalog.search import retriever
 
     call_command("migrate", verbosity=0)
     if not Product.objects.exists():
         for name, relative in CATALOG_FILES.items():
             call_command("import_catalog", str(data / relative), "--format", name)
-    if retriever() is None:
-        call_command("build_index")
+    call_command("build_index")  # up to date with this tree's index layout; encodes only what changed
     if train_parser:
         call_command("train_parser", "--if-missing")
     parser = parsing.active_parser()

@@ -51,6 +51,7 @@ from benchmarks.catalogs import (  # noqa: E402
     read_products,
     require_data,
 )
+from benchmarks.metrics import ndcg_at_k  # noqa: E402
 from catalog.importers import ProductRecord  # noqa: E402
 from catalog.retrieval.constraints import NO_CONSTRAINTS, Constraints, normalise_key  # noqa: E402
 from catalog.retrieval.encoder import Encoder  # noqa: E402
@@ -185,15 +186,6 @@ def grades(query: Query, products: Sequence[Product]) -> np.ndarray:
 
 
 # --- metrics ---------------------------------------------------------------------------------------------
-
-
-def ndcg_at_k(ranked: np.ndarray, all_grades: np.ndarray, k: int = K) -> float:
-    """NDCG@k with gains ``2^grade - 1`` and a log2 discount; the ideal ranks every product."""
-    discounts = 1 / np.log2(np.arange(2, k + 2))
-    gains = 2.0 ** ranked[:k] - 1
-    ideal = 2.0 ** np.sort(all_grades)[::-1][:k] - 1
-    ideal_dcg = float(ideal @ discounts[: len(ideal)])
-    return float(gains @ discounts[: len(gains)]) / ideal_dcg if ideal_dcg > 0 else 0.0
 
 
 def query_metrics(ranked: np.ndarray, all_grades: np.ndarray) -> dict[str, float]:

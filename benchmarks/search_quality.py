@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # Only the importers (CONTRACTS §2 formats): the grading must not move with the search code it grades.
+from benchmarks.metrics import ndcg_at_k  # noqa: E402
 from catalog.importers import ProductRecord, read_catalog  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -223,15 +224,6 @@ def grades(label: Label, products: Sequence[Product]) -> np.ndarray:
         top[np.flatnonzero(good)[values <= cut]] = True
         good = top
     return of_type.astype(np.int64) + good.astype(np.int64)
-
-
-def ndcg_at_k(ranked: np.ndarray, all_grades: np.ndarray, k: int = K) -> float:
-    """NDCG@k with gains ``2^grade - 1`` and a log2 discount; the ideal ranks every product."""
-    discounts = 1 / np.log2(np.arange(2, k + 2))
-    gains = 2.0 ** ranked[:k] - 1
-    ideal = 2.0 ** np.sort(all_grades)[::-1][:k] - 1
-    ideal_dcg = float(ideal @ discounts[: len(ideal)])
-    return float(gains @ discounts[: len(gains)]) / ideal_dcg if ideal_dcg > 0 else 0.0
 
 
 def score(label: Label, all_grades: np.ndarray, ranked: np.ndarray) -> dict[str, Any]:

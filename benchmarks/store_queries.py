@@ -401,13 +401,11 @@ def prepare(ikea: Path, train: bool, epochs: int | None) -> str:
 
     from assistant import parsing
     from catalog.models import Product
-    from catalog.search import retriever
 
     call_command("migrate", verbosity=0)
     if not Product.objects.exists():
         call_command("import_catalog", str(ikea), "--format", "ikea")
-    if retriever() is None:
-        call_command("build_index")
+    call_command("build_index")  # up to date with this tree's index layout; encodes only what changed
     if train:
         call_command("train_parser", "--if-missing", *(("--epochs", str(epochs)) if epochs else ()))
     parser = parsing.active_parser()

@@ -80,7 +80,7 @@ def test_a_whole_conversation_search_refine_compare_question_cart_like(
 ):
     phone = {"width": 390, "height": 844}
     with chat_page(daphne_server, chromium_path, viewport=phone) as (page, errors):
-        say(page, "grey sofa")
+        say(page, "table")
         say(page, "cheaper")
         latest = page.locator(".msg.assistant").last
         expect(latest).to_contain_text("under")

@@ -159,12 +159,16 @@ def test_build_index_command_reports_and_only_publishes_changes(indexed_catalog,
 def test_search_api_filters_and_rankers(client, indexed_catalog):
     body = client.get("/api/search/", {"q": "grey sofa under 2000", "k": 5}).json()
     assert body["slots"] == {"category": "sofa", "color": ["grey"], "price_max": 2000}
-    assert body["results"]
+    # The grey sofas within budget come first, each explained; the closest other sofas may follow.
+    fits = []
     for card in body["results"]:
         product = Product.objects.get(sku=card["sku"])
-        assert product.price <= 2000
-        assert "grey" in product.attribute_dict()["color"]
-        assert "grey" in card["explanation"].lower()
+        fits.append(product.price <= 2000 and "grey" in product.attribute_dict()["color"])
+        assert "sofa" in product.attribute_dict()["type"], card["title"]
+        if fits[-1]:
+            assert "grey" in card["explanation"].lower()
+    assert fits[0], body["results"]
+    assert fits == sorted(fits, reverse=True)
 
     sofas = Category.objects.get(full_name="Furniture > Sofas")
     in_furniture = client.get(
@@ -218,13 +222,21 @@ def test_search_batch_answers_in_order_and_reports_bad_lines(indexed_catalog, tm
         for product in Product.objects.filter(attribute_values__value_text="bookcase")
         if "white" in product.attribute_dict().get("color", [])
     ]
-    assert len(first["results"]) == min(5, len(white_bookcases)) > 0
-    assert set(first["results"]) <= set(white_bookcases)  # only bookcases, only white ones
+    # The white bookcases first, then the closest other bookcases fill the page: never another type.
+    bookcases = set(
+        Product.objects.filter(attribute_values__value_text="bookcase").values_list("sku", flat=True)
+    )
+    white = min(5, len(white_bookcases))
+    assert white > 0
+    assert set(first["results"][:white]) <= set(white_bookcases)
+    assert set(first["results"]) <= bookcases
+    assert len(first["results"]) == min(5, len(bookcases))
     assert (first["intent"], first["slots"]) == ("search", {"category": "bookcase", "color": ["white"]})
     assert first["ms"] > 0
     assert last["slots"] == {"category": "phone case", "color": ["black"], "price_max": 40}
-    for sku in last["results"]:
-        assert Product.objects.get(sku=sku).price <= 40
+    within = [Product.objects.get(sku=sku).price <= 40 for sku in last["results"]]
+    assert within[0], last["results"]
+    assert within == sorted(within, reverse=True)  # those within budget first, then the closest others
 
 
 @pytest.mark.django_db

@@ -60,6 +60,8 @@ class Results:
     """Constraints the catalog could not apply, as the reply says them."""
     alternative: str = ""
     """When nothing of the asked type qualifies, a related type that does ("cover for sofa")."""
+    recognised: bool = True
+    """Whether the catalog knew any of the words (a type, a product's words); "hmm" it does not."""
 
 
 class Catalog(Protocol):
@@ -105,9 +107,9 @@ class DialogueManager:
             frame, state
         ):
             frame = Frame("search", frame.confidence, frame.slots)
-        # Unsure of a follow-up, ask; unsure of a first request, look: in a shop that is the better guess.
+        # Unsure, ask, unless the words name something to act on (a type, a colour, a budget...).
         unsure = frame.confidence < CONFIDENCE_FLOOR and frame.intent not in SMALL_TALK
-        if unsure and state.query and not _concrete(frame):
+        if unsure and not _concrete(frame):
             return self._clarify(state)
         handler = getattr(self, f"_on_{frame.intent}", self._on_out_of_scope)
         return handler(text, frame.slots, state)
@@ -116,9 +118,8 @@ class DialogueManager:
 
     def _on_search(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
         constraints = {slot: value for slot, value in slots.items() if slot in ACTIVE_SLOTS}
-        return self._search(
-            DialogueState(query=text, constraints=constraints, cart=state.cart, turns=state.turns)
-        )
+        fresh = DialogueState(query=text, constraints=constraints, cart=state.cart, turns=state.turns)
+        return self._search(fresh, fill=True)
 
     def _on_refine(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
         if not state.query:
@@ -153,8 +154,17 @@ class DialogueManager:
             return Turn(f"I found nothing else like {name} under your constraints.", state)
         return Turn(f"Products like {name}:", state, found)
 
-    def _search(self, state: DialogueState, note: str = "", keep: Collection[str] = ()) -> Turn:
+    def _search(
+        self, state: DialogueState, note: str = "", keep: Collection[str] = (), fill: bool = False
+    ) -> Turn:
+        """Show a page for the state's constraints, relaxing when nothing matches; a new search
+        (``fill``) with only a few matches adds the closest products after them."""
         results = self.catalog.search(state.query, state.constraints, self.page_size, [])
+        if fill and not state.constraints and not results.recognised:
+            return self._clarify(state)
+        # Only products of the asked type fill a page: without one, "close" would mean anything.
+        if fill and "category" in state.constraints and 0 < len(results.products) < self.page_size:
+            results, note = self._filled(state, results)
         if results.not_sold:
             return Turn(
                 f"Sorry, we don't sell {results.not_sold}."
@@ -165,6 +175,21 @@ class DialogueManager:
         if results.products:
             return self._show(state, results, note)
         return self._relaxed(state, keep, results.alternative)
+
+    def _filled(self, state: DialogueState, results: Results) -> tuple[Results, str]:
+        """``results`` followed by the best page of those missing one filter (in ``RELAX_ORDER``),
+        and the phrase that says so: "3 that fit, and 7 close ones without “grey”"."""
+        shown = [product.sku for product in results.products]
+        for slot in RELAX_ORDER:
+            if slot not in state.constraints:
+                continue
+            looser = {name: value for name, value in state.constraints.items() if name != slot}
+            more = self.catalog.search(state.query, looser, self.page_size - len(shown), shown).products
+            if more:
+                filled = replace(results, products=[*results.products, *more])
+                phrase = _without(slot, state.constraints[slot])
+                return filled, f" ({len(shown)} that fit, then {len(more)} close ones {phrase})"
+        return results, ""
 
     def _show(self, state: DialogueState, results: Results, note: str = "") -> Turn:
         found = results.products
@@ -430,11 +455,20 @@ def _relaxation(slot: str, value: Any, found: Sequence[ProductView]) -> str:
         return f"the cheapest is {first.title} at {first.price:,.2f} {first.currency}".rstrip()
     if slot == "price_min":
         return f"the dearest is {first.title} at {first.price:,.2f} {first.currency}".rstrip()
+    return f"here are the closest, {_without(slot, value)}"
+
+
+def _without(slot: str, value: Any) -> str:
+    """What dropping a filter lets in: "without “grey”", "above 2,000"."""
+    if slot == "price_max":
+        return f"above {value:,.0f}"
+    if slot == "price_min":
+        return f"below {value:,.0f}"
     if slot == "dimension":
         shown = ", ".join(Measure.from_slot(measure).describe() for measure in value)
     else:
         shown = ", ".join(value) if isinstance(value, list) else str(value)
-    return f"here are the closest, without “{shown}”"
+    return f"without “{shown}”"
 
 
 def _notes(notes: Sequence[str]) -> str:

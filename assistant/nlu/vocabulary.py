@@ -17,7 +17,9 @@ from typing import Any
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from catalog.retrieval.filters import normalise_key
+from catalog.retrieval.constraints import normalise_key
+from catalog.retrieval.product_types import plural as plural_word
+from catalog.retrieval.product_types import singular as singular_word
 from catalog.vocabulary import COLOR_SYNONYMS, COLORS, MATERIAL_SYNONYMS, MATERIALS
 
 STYLES: tuple[str, ...] = (
@@ -81,14 +83,6 @@ ROOM_SYNONYMS = {
 }
 BED_SIZES = ("single", "double", "queen", "king")
 
-_IRREGULAR_PLURALS = {
-    "mice": "mouse",
-    "shelves": "shelf",
-    "knives": "knife",
-    "leaves": "leaf",
-    "feet": "foot",
-}
-_KEEP_S = ("ss", "us", "is", "ics", "series")
 _DIGITS = re.compile(r"\d")
 _TYPE_CUT = re.compile(r"\s+(?:with|w|for|in|on|and|&)\s+|[,+&(]")
 _TYPE_PREFIXES = frozenset(
@@ -116,12 +110,12 @@ _TYPE_PREFIXES = frozenset(
 
 def singular(phrase: str) -> str:
     """The singular of a product type: "chests of drawers" -> "chest of drawers"."""
-    return _inflect_head(phrase, _singular_word)
+    return _inflect_head(phrase, singular_word)
 
 
 def plural(phrase: str) -> str:
     """The plural ``singular`` undoes: "chest of drawers" -> "chests of drawers"."""
-    return _inflect_head(phrase, _plural_word)
+    return _inflect_head(phrase, plural_word)
 
 
 def _inflect_head(phrase: str, inflect: Callable[[str], str]) -> str:
@@ -132,31 +126,6 @@ def _inflect_head(phrase: str, inflect: Callable[[str], str]) -> str:
     head = words.index("of") - 1 if "of" in words[1:] else len(words) - 1
     words[head] = inflect(words[head])
     return " ".join(words)
-
-
-def _singular_word(word: str) -> str:
-    if word in _IRREGULAR_PLURALS:
-        return _IRREGULAR_PLURALS[word]
-    if len(word) <= 3 or word.endswith(_KEEP_S) or not word.endswith("s"):
-        return word
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith(("ches", "shes", "sses", "xes", "zes")):
-        return word[:-2]
-    return word[:-1]
-
-
-def _plural_word(word: str) -> str:
-    irregular = {single: many for many, single in _IRREGULAR_PLURALS.items()}
-    if word in irregular:
-        return irregular[word]
-    if word.endswith("y") and word[-2:-1] not in ("a", "e", "o", "u"):
-        return word[:-1] + "ies"
-    if word.endswith(("ch", "sh", "ss", "x", "z")):
-        return word + "es"
-    if word.endswith("s"):
-        return word
-    return word + "s"
 
 
 def clean_product_type(value: str) -> str:

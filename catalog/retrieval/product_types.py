@@ -86,10 +86,17 @@ NUMBER_WORDS = {
     "eight": "8", "nine": "9", "ten": "10", "single": "1", "double": "2",
 }  # fmt: skip
 # Written forms that the singular rule below would break.
-INVARIANT = frozenset(
-    {"clothes", "glasses", "series", "species", "news", "wireless", "plus", "bus", "gps", "lens"}
-)
-IRREGULAR = {"lenses": "lens", "mice": "mouse", "feet": "foot", "children": "child", "shelves": "shelf"}
+INVARIANT = frozenset({"clothes", "series", "species", "news", "wireless", "plus", "bus", "gps", "lens"})
+_NOT_PLURAL_ENDINGS = ("ss", "us", "is", "ics", "'s")
+IRREGULAR = {
+    "lenses": "lens",
+    "mice": "mouse",
+    "feet": "foot",
+    "children": "child",
+    "shelves": "shelf",
+    "knives": "knife",
+    "leaves": "leaf",
+}
 ACCESSORY_SEGMENT = re.compile(r"^(?P<of>.*?)\s*(?:&\s*|and\s+)?accessories$")
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 
@@ -162,7 +169,12 @@ def singular(word: str) -> str:
         return "/".join(singular(part) for part in word.split("/"))
     if word in IRREGULAR:
         return IRREGULAR[word]
-    if len(word) <= 3 or word in INVARIANT or word[-1] != "s" or word.endswith(("ss", "us", "is", "'s")):
+    if (
+        len(word) <= 3
+        or word in INVARIANT
+        or word[-1] != "s"
+        or word.endswith(("ss", "us", "is", "ics", "'s"))
+    ):
         return word
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
@@ -174,14 +186,17 @@ def singular(word: str) -> str:
 
 
 def plural(word: str) -> str:
-    """The regular plural of a singular noun (the inverse of ``singular`` for most words)."""
+    """The plural of a singular noun (the inverse of ``singular`` for most words)."""
+    irregular = {one: many for many, one in IRREGULAR.items()}
+    if word in irregular:
+        return irregular[word]
     if word.endswith("y") and word[-2:-1] not in ("a", "e", "o", "u"):
         return word[:-1] + "ies"
     if word.endswith("lf"):
         return word[:-1] + "ves"
     if word.endswith(("ch", "sh", "ss", "x", "z")):
         return word + "es"
-    return word + "s"
+    return word if word.endswith("s") else word + "s"
 
 
 def normalise(text: str) -> str:

@@ -146,7 +146,11 @@ def find_products(
     )
     products = [(hit.product, explain(hit, met, asked, sort, because)) for hit, met, because in explained]
     alternative = _accessory_instead(snapshot, constraints, asked) if not products and asked else ""
-    recognised = asked is not None or any(hit.hit.lexical for hit, _, _ in explained)
+    recognised = (
+        asked is not None
+        or any(hit.hit.lexical for hit, _, _ in explained)
+        or any(snapshot.lexical.knows(word) for word in query.split())
+    )
     return Found(products, constraints, asked, unapplied, used, alternative, recognised)
 
 

@@ -107,9 +107,10 @@ class DialogueManager:
             frame, state
         ):
             frame = Frame("search", frame.confidence, frame.slots)
-        # Unsure, ask, unless the words name something to act on (a type, a colour, a budget...).
+        # Unsure of a follow-up, ask; unsure of a first request, look (in a shop that is the better
+        # guess), and ask only if the catalog knows none of its words (see ``_search``).
         unsure = frame.confidence < CONFIDENCE_FLOOR and frame.intent not in SMALL_TALK
-        if unsure and not _concrete(frame):
+        if unsure and state.query and not _concrete(frame):
             return self._clarify(state)
         handler = getattr(self, f"_on_{frame.intent}", self._on_out_of_scope)
         return handler(text, frame.slots, state)

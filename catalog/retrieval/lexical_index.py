@@ -15,6 +15,8 @@ from pathlib import Path
 import bm25s
 import numpy as np
 import Stemmer
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 from .vector_index import top_k
 
@@ -105,6 +107,22 @@ class LexicalIndex:
             having[indices[indptr[term_id] : indptr[term_id + 1]]] = True
             mask &= having
         return mask
+
+    def knows(self, word: str) -> bool:
+        """Whether some product's text has ``word``, or (from five letters) a word one typing slip
+        from it: "bessta" is BESTÅ's, "hmm" is nobody's."""
+        terms = tokenize([word])[0]
+        if self.bm25 is None or not terms:
+            return False
+        vocabulary = self.bm25.vocab_dict
+        term = terms[0]
+        if term in vocabulary:
+            return True
+        return (
+            len(term) >= 5
+            and process.extractOne(term, vocabulary.keys(), scorer=Levenshtein.distance, score_cutoff=1)
+            is not None
+        )
 
     @functools.cached_property
     def _best_score_per_term(self) -> np.ndarray:

@@ -117,29 +117,29 @@ def find_products(
     retriever = Retriever(
         snapshot, encoder, fusion=settings.AISLE_FUSION, weights=settings.AISLE_FUSION_WEIGHTS
     )
-    if order or ranker is None:
-        hits = _confirmed(retriever, query, constraints, k, vector, order)
-        shown = [(hit, "") for hit in hits]
-        used = RETRIEVAL_ORDER
-    else:
-        hits = _confirmed(retriever, query, constraints, k * settings.AISLE_RANKING_POOL, vector, None)
+    context = None
+    if ranker is not None and not order:
         context = ranking.context_for(vector, constraints.as_dict(), session_key, user, choices, snapshot)
-        by_id = {hit.product.pk: hit for hit in hits}
+
+    def page(met: Constraints, limit: int) -> list[tuple[_Confirmed, Constraints, str]]:
+        """``limit`` products meeting ``met``, in the asked order or the ranker's, explained."""
+        if context is None:
+            return [(hit, met, "") for hit in _confirmed(retriever, query, met, limit, vector, order)]
+        pool = _confirmed(retriever, query, met, limit * settings.AISLE_RANKING_POOL, vector, None)
+        by_id = {hit.product.pk: hit for hit in pool}
         candidates = Candidates(
             np.asarray(list(by_id), dtype=np.int64),
-            snapshot.vectors.vectors[[hit.hit.position for hit in hits]],
-            np.asarray([hit.hit.score for hit in hits], dtype=np.float32),
+            snapshot.vectors.vectors[[hit.hit.position for hit in pool]],
+            np.asarray([hit.hit.score for hit in pool], dtype=np.float32),
         )
-        ranked = ranking.registry().rank(ranker, candidates, context, k)
-        shown = [(by_id[item.product_id], item.explanation) for item in ranked]
-        used = ranker
-    explained = [(hit, constraints, because) for hit, because in shown]
-    if broader is not None and len(shown) < k and not order:  # the asked sub-type, then its kind
-        taken = (*broader.exclude_ids, *(hit.product.pk for hit, _ in shown))
-        more = replace(broader, exclude_ids=taken)
-        explained += [
-            (hit, more, "") for hit in _confirmed(retriever, query, more, k - len(shown), vector, order)
-        ]
+        ranked = ranking.registry().rank(ranker, candidates, context, limit)
+        return [(by_id[item.product_id], met, item.explanation) for item in ranked]
+
+    explained = page(constraints, k)
+    used = ranker if context is not None else RETRIEVAL_ORDER
+    if broader is not None and len(explained) < k and not order:  # the asked sub-type, then its kind
+        taken = (*broader.exclude_ids, *(hit.product.pk for hit, _, _ in explained))
+        explained += page(replace(broader, exclude_ids=taken), k - len(explained))
     # Only the products shown need their categories and attributes (the pool is k times bigger).
     prefetch_related_objects(
         [hit.product for hit, _, _ in explained], "categories", "attribute_values__attribute"

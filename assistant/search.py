@@ -12,8 +12,10 @@ are dropped with a note the reply reads out, never silently.
 """
 
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,13 +24,22 @@ from django.db.models import prefetch_related_objects
 
 from catalog.indexing import live_index
 from catalog.models import Product
-from catalog.retrieval.constraints import NO_CONSTRAINTS, SORT_PHRASES, Constraints, constraints_from_slots
+from catalog.retrieval.constraints import (
+    BED_SIZES,
+    NO_CONSTRAINTS,
+    SIZED_AS_BEDS,
+    SORT_PHRASES,
+    Constraints,
+    constraints_from_slots,
+)
 from catalog.retrieval.encoder import Encoder, get_encoder
 from catalog.retrieval.filters import FilterTable
 from catalog.retrieval.keyword_slots import measures_in_text
 from catalog.retrieval.product_types import TypeMatch, plural
 from catalog.retrieval.retriever import Hit, Retriever
 from catalog.retrieval.store import IndexVersion
+from catalog.retrieval.synonyms import SHIPPED as SHIPPED_SYNONYMS
+from catalog.retrieval.synonyms import Synonyms
 from catalog.search import matching_products
 from recsys_plugins import ranking
 from recsys_plugins.rankers.base import Candidates
@@ -90,6 +101,15 @@ def find_products(
     snapshot = live_index().get()
     if snapshot is None or not (query.strip() or slots):
         return Found()
+    if snapshot.types is not None:  # "couch" is what this catalog calls a sofa
+        query, said = synonyms().rewrite(query, snapshot.types.uses), query
+        category = slots.get("category")
+        if category and query != said:
+            category = synonyms().rewrite(category, snapshot.types.uses)
+            # "stand" of "tv stand": part of a phrase now said the catalog's way, which decides.
+            slots = {name: value for name, value in slots.items() if name != "category"}
+            if category.lower() in query.lower():
+                slots["category"] = category
     encoder = get_encoder(settings.AISLE_DEVICE)
     vector = query_vector(encoder, query) if query.strip() else None
     # A category the API's caller chose stands for the product type the words may name.
@@ -105,6 +125,7 @@ def find_products(
     )
     if filters:
         constraints = replace(constraints, **filters)
+    constraints = _bed_size(constraints, slots.get("size"), asked)
     constraints, unapplied = _applicable(snapshot, constraints, asked)
     # The API's explicit filters are exact: nothing of a broader type fills their page.
     broader = _broader(snapshot, constraints, asked) if asked is not None and not filters else None
@@ -135,11 +156,16 @@ def find_products(
         ranked = ranking.registry().rank(ranker, candidates, context, limit)
         return [(by_id[item.product_id], met, item.explanation) for item in ranked]
 
+    def then(looser: Constraints) -> None:
+        """Fill the rest of the page from ``looser``."""
+        if len(explained) < k:
+            taken = (*looser.exclude_ids, *(hit.product.pk for hit, _, _ in explained))
+            explained.extend(page(replace(looser, exclude_ids=taken), k - len(explained)))
+
     explained = page(constraints, k)
     used = ranker if context is not None else RETRIEVAL_ORDER
-    if broader is not None and len(explained) < k and not order:  # the asked sub-type, then its kind
-        taken = (*broader.exclude_ids, *(hit.product.pk for hit, _, _ in explained))
-        explained += page(replace(broader, exclude_ids=taken), k - len(explained))
+    if broader is not None and not order:  # the asked sub-type, then its kind
+        then(broader)
     # Only the products shown need their categories and attributes (the pool is k times bigger).
     prefetch_related_objects(
         [hit.product for hit, _, _ in explained], "categories", "attribute_values__attribute"
@@ -170,6 +196,13 @@ def _accessory_instead(snapshot: IndexVersion, constraints: Constraints, asked: 
     return max(candidates)[2] if candidates else ""
 
 
+@functools.cache
+def synonyms() -> Synonyms:
+    """The shipped synonym list and the shop's own (``AISLE_SYNONYMS_FILE``), read once."""
+    extra = [Path(settings.AISLE_SYNONYMS_FILE)] if settings.AISLE_SYNONYMS_FILE else []
+    return Synonyms.read([SHIPPED_SYNONYMS, *extra])
+
+
 @functools.lru_cache(maxsize=QUERY_VECTORS_CACHED)
 def query_vector(encoder: Encoder, text: str) -> np.ndarray:
     """``text``'s unit vector. Cached: a conversation's "cheaper" and "more" search its query
@@ -188,9 +221,10 @@ def _asked_type(
         return None
     encoder = get_encoder(settings.AISLE_DEVICE)
     # A request, not a product text: "similar" searches with a description, whose nouns are many.
-    whole = snapshot.types.resolve(query, vector, encoder) if 0 < len(query.split()) <= 12 else None
+    known = synonyms()
+    whole = snapshot.types.resolve(query, vector, encoder, known) if 0 < len(query.split()) <= 12 else None
     said = slots.get("category")
-    named = snapshot.types.resolve(said, None, encoder) if said else None
+    named = snapshot.types.resolve(said, None, encoder, known) if said else None
     # The whole query narrows the parser's phrase ("3-seat" of "grey 3-seat sofa") and, where the
     # phrase is its own words, knows their head ("desk lamp" is a lamp, "case for a phone" a case).
     if (
@@ -229,6 +263,18 @@ def _any_allowed(snapshot: IndexVersion, constraints: Constraints) -> bool:
 def _count(snapshot: IndexVersion, constraints: Constraints) -> int:
     allowed = snapshot.allowed(constraints)
     return len(snapshot) if allowed is None else int(allowed.sum())
+
+
+def _bed_size(constraints: Constraints, size: Any, asked: TypeMatch | None) -> Constraints:
+    """A bed's or mattress's size word ("double", "king size") as the width it means."""
+    said = re.search(r"\b(single|double|queen|king)\b", str(size or "").lower())
+    if said is None or asked is None or asked.concept not in SIZED_AS_BEDS:
+        return constraints
+    return replace(
+        constraints,
+        features=tuple(feature for feature in constraints.features if feature != size),
+        measures=(*constraints.measures, BED_SIZES[said.group(1)]),
+    )
 
 
 def _applicable(

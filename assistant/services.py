@@ -144,6 +144,7 @@ class ShopCatalog:
             notes=found.unapplied,
             alternative=found.alternative,
             recognised=found.recognised,
+            typed=asked is not None and asked.supported,
         )
 
     def similar(

@@ -1278,6 +1278,13 @@ def test_vocabulary_keeps_real_brand_names_only():
         ("bookcase no plastic", {"exclude_material": ["plastic"]}),
         ("table without glass", {"exclude_material": ["glass"]}),
         ("samsung phone, not apple", {"brand": ["samsung"], "exclude_brand": ["apple"]}),
+        ("bed frame, anything but white", {"exclude_color": ["white"]}),
+        ("any colour other than black", {"exclude_color": ["black"]}),
+        ("sofa in anything except leather", {"exclude_material": ["leather"]}),
+        # a negated list: every term after "not" is unwanted
+        ("samsung case but not apple or sony", {"brand": ["samsung"], "exclude_brand": ["apple", "sony"]}),
+        ("no red, pink or orange please", {"exclude_color": ["red", "pink", "orange"]}),
+        ("black or white desk", {"color": ["black", "white"]}),
         (
             "grey linen sofa under 2000, not leather, no ikea",
             {

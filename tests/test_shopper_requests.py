@@ -188,3 +188,49 @@ def test_a_dollar_budget_never_compares_riyals_as_dollars(chat):
     reply = chat("grey sofa under $250")
     assert "USD" in reply["text"], reply["text"]
     assert all(card["currency"] == "USD" for card in reply["products"]), reply["products"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("request_", "kind"),
+    [
+        ("loveseat", r"(2|two)-seat sofa"),
+        ("a settee please", "sofa"),
+        ("grey couch", "sofa"),
+        ("nightstand", "bedside"),
+    ],
+)
+def test_a_shoppers_word_for_a_type_finds_that_type(chat, request_, kind):
+    reply = chat(request_)
+    assert reply["products"], reply["text"]
+    for card in reply["products"]:
+        assert re.search(kind, product_type(card)), (card["title"], product_type(card))
+
+
+@pytest.mark.django_db
+def test_anything_but_a_colour_excludes_it(chat):
+    reply = chat("office chair, anything but black")
+    assert reply["products"], reply["text"]
+    for card in reply["products"]:
+        product = Product.objects.get(sku=card["sku"])
+        colours = product.attribute_dict().get("color") or []
+        assert "black" not in " ".join(colours).lower(), card["title"]
+        assert "chair" in product_type(card), card["title"]
+
+
+@pytest.mark.django_db
+def test_parts_for_a_product_are_not_the_product(chat):
+    reply = chat("legs for sofa")
+    assert reply["products"], reply["text"]
+    assert all(product_type(card).startswith("leg") for card in reply["products"]), reply["products"]
+
+
+@pytest.mark.django_db
+def test_a_double_bed_is_at_least_140_cm_wide(chat):
+    reply = chat("double bed")
+    assert reply["products"], reply["text"]
+    for card in reply["products"]:
+        product = Product.objects.get(sku=card["sku"])
+        assert "bed" in product_type(card), card["title"]
+        assert "bedside" not in product_type(card), card["title"]
+        assert float(product.attribute_dict()["width"]) >= 140, (card["title"], product.attribute_dict())

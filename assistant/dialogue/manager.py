@@ -62,6 +62,8 @@ class Results:
     """When nothing of the asked type qualifies, a related type that does ("cover for sofa")."""
     recognised: bool = True
     """Whether the catalog knew any of the words (a type, a product's words); "hmm" it does not."""
+    typed: bool = False
+    """Whether the words named a product type the catalog carries, which the results are of."""
 
 
 class Catalog(Protocol):
@@ -164,7 +166,8 @@ class DialogueManager:
         if fill and not state.constraints and not results.recognised:
             return self._clarify(state)
         # Only products of the asked type fill a page: without one, "close" would mean anything.
-        if fill and "category" in state.constraints and 0 < len(results.products) < self.page_size:
+        typed = results.typed or "category" in state.constraints
+        if fill and typed and 0 < len(results.products) < self.page_size:
             results, note = self._filled(state, results)
         if results.not_sold:
             return Turn(
@@ -224,6 +227,10 @@ class DialogueManager:
             if slot in ("price_max", "price_min"):
                 looser["sort"] = "price_asc" if slot == "price_max" else "price_desc"
             results = self.catalog.search(state.query, looser, self.page_size, [])
+            if not results.products and slot in ("price_max", "price_min") and "currency" in looser:
+                # Nothing priced in the currency said: the cheapest in the others.
+                looser.pop("currency")
+                results = self.catalog.search(state.query, looser, self.page_size, [])
             if results.products:
                 return Turn(
                     f"No {wanted}; {_relaxation(slot, state.constraints[slot], results.products)}."

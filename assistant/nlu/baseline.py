@@ -54,6 +54,7 @@ _PRODUCT_SLOTS = frozenset(
 )
 _SORT = (
     r"\b(cheapest( first)?|lowest price|price (low|high) to (high|low)|most expensive|highest (price|rated)|"
+    r"priciest|dearest|(sort(ed)?|order(ed)?) by (price|rating|popularity)( (high|low) to (high|low))?|"
     r"best (rated|reviewed|selling)|top rated|most popular|bestselling)\b"
 )
 _RELATIVE = (

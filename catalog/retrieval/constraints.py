@@ -139,6 +139,18 @@ class Measure:
         return f"{self.name} at least {self.minimum:g}{unit}"
 
 
+BED_SIZES = {
+    "single": Measure("width", maximum=125, unit="cm"),
+    "double": Measure("width", minimum=140, unit="cm"),
+    "queen": Measure("width", minimum=155, unit="cm"),
+    "king": Measure("width", minimum=180, unit="cm"),
+}
+"""What a bed size says of a bed's or mattress's width (a 90 cm mattress is single, 140 double,
+160 queen, 180 king; frames are a little wider than their mattress)."""
+SIZED_AS_BEDS = frozenset({"bed", "mattress", "bed frame", "sofa-bed"})
+"""Product kinds whose "double" or "king" is a bed size."""
+
+
 @dataclass(frozen=True)
 class Constraints:
     """What every result must satisfy. Empty fields constrain nothing.

@@ -37,7 +37,12 @@ _AT_MOST = re.compile(
 _AT_LEAST = re.compile(r"(?:\b(?:over|above|more than|at least|min(?:imum)?|from)|>=?)\s*" + _AMOUNT, re.I)
 _OR_LESS = re.compile(_AMOUNT + r"\s*(?:or less|or under|or below|max(?:imum)?)\b", re.I)
 _OR_MORE = re.compile(_AMOUNT + r"\s*(?:or more|and up|and above|or above|\+)", re.I)
-_NEGATION = r"(?:not|no|without|except|excluding|non|aren't|isn't|arent)"
+_NEGATION = (
+    r"(?:not|no|without|except|excluding|non|aren't|isn't|arent|nothing|"
+    r"(?:anything|everything|any|all)\s+(?:but|except)|other\s+than|apart\s+from|besides)"
+)
+# "not otterbox or lifeproof", "no red, pink or orange": the terms after a negated one.
+_LIST_JOINER = re.compile(r"^\s*(?:,\s*)?(?:or|nor|and|,)?\s*(?:no\s+)?$")
 _UNIT = (
     r"(cm|centimet(?:er|re)s?|mm|millimet(?:er|re)s?|m|met(?:er|re)s?|in|inch(?:es)?|\"|w|watts?|mah|gb|tb)"
 )
@@ -216,7 +221,8 @@ def _find_terms(
     text: str, lookup: Mapping[str, str], skip_after_for: bool = False
 ) -> tuple[list[str], list[str]]:
     """Canonical terms mentioned in ``text`` in the order said, split into wanted and negated ones."""
-    found: list[tuple[int, str, bool]] = []
+    found: list[tuple[int, int, str, bool]] = []
+    original = text
     # Longest first, so that "stainless steel" wins over "steel".
     for term in sorted(lookup, key=len, reverse=True):
         if term not in text:  # a substring test first: compiling a pattern per term is slow
@@ -226,9 +232,16 @@ def _find_terms(
             if skip_after_for and re.search(r"\b(?:for|with|fits)\s+(?:the\s+|an?\s+)?$", before):
                 continue
             negated = bool(re.search(rf"\b{_NEGATION}\s+(?:\w+\s+)?$", before))
-            found.append((match.start(), lookup[term], negated))
+            found.append((match.start(), match.end(), lookup[term], negated))
             text = text[: match.start()] + " " * len(term) + text[match.end() :]
     found.sort()
-    unwanted = list(dict.fromkeys(term for _, term, negated in found if negated))
-    wanted = list(dict.fromkeys(term for _, term, negated in found if not negated and term not in unwanted))
+    for at in range(1, len(found)):
+        start, end, term, negated = found[at]
+        _, previous_end, _, previous_negated = found[at - 1]
+        if previous_negated and not negated and _LIST_JOINER.match(original[previous_end:start]):
+            found[at] = (start, end, term, True)
+    unwanted = list(dict.fromkeys(term for _, _, term, negated in found if negated))
+    wanted = list(
+        dict.fromkeys(term for _, _, term, negated in found if not negated and term not in unwanted)
+    )
     return wanted, unwanted

@@ -37,6 +37,8 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from .synonyms import Synonyms
+
 FORMAT_VERSION = 1
 NO_TYPE = -1
 # Cosine of a query to a concept's name or centroid (MiniLM) from which the
@@ -49,6 +51,13 @@ NO_TYPE = -1
 SYNONYM_COSINE = 0.65
 PRODUCT_COSINE = 0.45
 WORD_COSINE = 0.36
+# When names and centroids fall short, the products nearest the query may still
+# agree on one kind: "closet" is near no concept's name, but its 20 nearest
+# products are wardrobes. A vote needs this share of them, and the nearest at
+# least this cosine ("settee" reaches 0.30: wardrobes, by chance).
+NEIGHBOURS = 20
+NEIGHBOUR_SHARE = 0.7
+NEIGHBOUR_COSINE = 0.40
 CLOSEST = 3
 # Concepts offered as "closest" need this many products: not one-off parts.
 CLOSEST_MIN_PRODUCTS = 5
@@ -367,7 +376,10 @@ class TypeVocabulary:
         name_vectors: np.ndarray | None = None,
         centroids: np.ndarray | None = None,
         type_vectors: np.ndarray | None = None,
+        product_vectors: np.ndarray | None = None,
     ) -> None:
+        """``product_vectors`` are the products' unit vectors, row-aligned with ``codes`` (the
+        index holds them; they are not saved here)."""
         self.types = types
         self.codes = np.asarray(codes, dtype=np.int32)
         self.dictionary = frozenset(dictionary)
@@ -376,6 +388,7 @@ class TypeVocabulary:
         self.name_vectors = name_vectors
         self.centroids = centroids
         self.type_vectors = type_vectors
+        self.product_vectors = product_vectors
         self._index_words()
         self._corrections: dict[str, str | None] = {}
 
@@ -447,6 +460,7 @@ class TypeVocabulary:
         vocabulary._type_by_title(rows)
         if encoder is not None:
             vocabulary._fit_vectors(encoder, vectors)
+        vocabulary.product_vectors = vectors
         return vocabulary
 
     def _type_by_title(self, rows: Sequence[TypeRow]) -> None:
@@ -487,7 +501,13 @@ class TypeVocabulary:
         for name, kinds in members.items():
             accessory_count = sum(kind.count for kind in kinds if kind.accessory)
             accessory = accessory_count * 2 > sum(kind.count for kind in kinds)
-            chosen = [kind for kind in kinds if kind.accessory == accessory]
+            # A concept keeps to its kind (sofa covers filed under "Sofas" are no sofas), but its
+            # own parts count: "legs for sofa" are legs.
+            chosen = [
+                kind
+                for kind in kinds
+                if kind.accessory == accessory or (kind.accessory and kind.head == name)
+            ]
             own = [kind for kind in chosen if kind.head == name]
             concepts[name] = Concept(
                 name=name,
@@ -545,15 +565,25 @@ class TypeVocabulary:
     # -- resolving --------------------------------------------------------
 
     def resolve(
-        self, phrase: str, vector: np.ndarray | None = None, encoder: TextEncoder | None = None
+        self,
+        phrase: str,
+        vector: np.ndarray | None = None,
+        encoder: TextEncoder | None = None,
+        synonyms: Synonyms | None = None,
     ) -> TypeMatch | None:
         """The catalog types ``phrase`` asks for, or ``None`` when it names no product type.
 
         :param vector: the phrase's unit vector, when the caller has encoded it
             already; otherwise ``encoder`` encodes it, only when words alone do
             not settle the concept.
+        :param synonyms: shoppers' words for types, for the words typo correction
+            finds ("bookself" -> "bookshelf" -> bookcase); the caller rewrites the
+            phrase as typed.
         """
         words, corrected = self._words(phrase)
+        if corrected and synonyms is not None:
+            meant = synonyms.rewrite(" ".join(words), self.uses)
+            words = [singular(token) for token in _tokens(meant)]
         method = "typo" if corrected else "exact"
         found = self._lexical(words)
         if found is not None:
@@ -562,7 +592,12 @@ class TypeVocabulary:
             if rivals:
                 query = self._vector(phrase, vector, encoder)
                 if query is not None:
-                    concept = max([concept, *rivals], key=lambda name: self._score(name, query))
+                    voted = self._neighbour_vote(query)
+                    concept = (
+                        voted[0]
+                        if voted is not None and voted[0] in (concept, *rivals)
+                        else max([concept, *rivals], key=lambda name: self._score(name, query))
+                    )
             return self._match(concept, modifiers, 0.9 if corrected else 1.0, method)
         # What follows "for" is whom or what it is for ("something nice for my mum"), not the product.
         named = words[: words.index("for")] if "for" in words else words
@@ -591,9 +626,8 @@ class TypeVocabulary:
             return self._unsupported(phrase, offered[:CLOSEST], 0.5) if offered else None
         best = float(scores.max())
         if offered:
-            # "tv", "laptop": the catalog has things for it, not it.
-            ranked = sorted(offered, key=lambda name: -scores[self.concept_rows[name]])
-            return self._unsupported(phrase, ranked[:CLOSEST], best)
+            # "tv", "laptop": the catalog has things for it ("laptop stand"), not it.
+            return self._unsupported(phrase, self._types_using(content)[:CLOSEST], best)
         assert self.type_vectors is not None
         type_scores = self.type_vectors @ query
         nearest = int(np.argmax(type_scores))
@@ -603,6 +637,9 @@ class TypeVocabulary:
             return self._match(
                 kind.head, list(kind.words), round(float(type_scores[nearest]), 3), "embedding"
             )
+        voted = self._neighbour_vote(query)
+        if voted is not None:
+            return self._match(voted[0], [], round(voted[1], 3), "neighbours")
         ordinary = any(word in self.dictionary for word in content)
         if best >= PRODUCT_COSINE or (ordinary and best >= WORD_COSINE):
             rows = [row for row in np.argsort(-scores) if self._offered(self.concept_names[row])]
@@ -619,6 +656,23 @@ class TypeVocabulary:
                 return None
             vector = encoder.encode([phrase])[0]
         return np.asarray(vector, dtype=np.float32).reshape(-1)
+
+    def _neighbour_vote(self, query: np.ndarray) -> tuple[str, float] | None:
+        """The concept most of the query's nearest products are of, and the nearest one's cosine,
+        when they agree enough (``NEIGHBOUR_SHARE``) and are near enough (``NEIGHBOUR_COSINE``)."""
+        if self.product_vectors is None or not len(self.product_vectors):
+            return None
+        similarity = self.product_vectors @ query
+        count = min(NEIGHBOURS, len(similarity))
+        nearest = np.argpartition(-similarity, count - 1)[:count]
+        heads = Counter(self.types[code].head for code in self.codes[nearest].tolist() if code != NO_TYPE)
+        if not heads:
+            return None
+        head, votes = heads.most_common(1)[0]
+        closeness = float(similarity[nearest].max())
+        if votes < NEIGHBOUR_SHARE * count or closeness < NEIGHBOUR_COSINE or head not in self.concepts:
+            return None
+        return head, closeness
 
     def _scores(self, query: np.ndarray) -> np.ndarray:
         """Each concept's similarity to the query: the nearer of its name and its centroid."""
@@ -736,6 +790,15 @@ class TypeVocabulary:
                 counts[self.types[kind].head] += self.types[kind].count
         return [name for name, _ in counts.most_common() if name in self.concepts]
 
+    def _types_using(self, words: list[str]) -> list[str]:
+        """The labels of the types that use these words as modifiers, most products first."""
+        kinds = {kind for word in words for kind in self._word_types.get(word, [])}
+        return [
+            self.types[kind].label
+            for kind in sorted(kinds, key=lambda kind: -self.types[kind].count)
+            if self.types[kind].head not in words
+        ]
+
     def _offered(self, concept: str) -> bool:
         """A concept worth naming as an alternative: a product type's head with enough products,
         not a category root ("furniture", "decor") that only broadens types."""
@@ -781,6 +844,22 @@ class TypeVocabulary:
             closest=tuple(closest),
         )
 
+    def uses(self, phrase: str) -> int:
+        """How many products are of a type whose name has ``phrase``'s words in a row (plurals
+        folded): "tv bench" 20, "bookshelf" 2 (of "changing table/bookshelf"), "loveseat" 0."""
+        wanted = " ".join(singular(token) for token in _tokens(normalise(phrase)))
+        if not wanted:
+            return 0
+        return sum(
+            kind.count
+            for kind, name in zip(self.types, self._type_names, strict=True)
+            if f" {wanted} " in name
+        )
+
+    @functools.cached_property
+    def _type_names(self) -> tuple[str, ...]:
+        return tuple(f" {' '.join(singular(token) for token in _tokens(kind.key))} " for kind in self.types)
+
     # -- products ---------------------------------------------------------
 
     def product_mask(self, match: TypeMatch) -> np.ndarray:
@@ -821,8 +900,8 @@ class TypeVocabulary:
             np.save(folder / "type_vectors.npy", self.type_vectors)
 
     @classmethod
-    def load(cls, folder: Path) -> "TypeVocabulary":
-        """The vocabulary ``save`` wrote into ``folder``."""
+    def load(cls, folder: Path, product_vectors: np.ndarray | None = None) -> "TypeVocabulary":
+        """The vocabulary ``save`` wrote into ``folder``, with the index's ``product_vectors``."""
         folder = Path(folder)
         document = json.loads((folder / "types.json").read_text())
         if document.get("format") != FORMAT_VERSION:
@@ -844,7 +923,9 @@ class TypeVocabulary:
             name_vectors, centroids = np.load(folder / "concept_vectors.npy")
             type_vectors = np.load(folder / "type_vectors.npy")
         codes = np.load(folder / "type_codes.npy")
-        return cls(types, codes, document["dictionary"], name_vectors, centroids, type_vectors)
+        return cls(
+            types, codes, document["dictionary"], name_vectors, centroids, type_vectors, product_vectors
+        )
 
 
 # ---------------------------------------------------------------------------

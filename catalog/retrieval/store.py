@@ -83,14 +83,19 @@ class IndexStore(VersionStore):
         if version is None:
             return None
         folder = self.folder(version)
+        vectors = VectorIndex.load(folder)
         return IndexVersion(
             name=version,
             manifest=self.manifest(version),
             ids=np.load(folder / "ids.npy"),
-            vectors=VectorIndex.load(folder),
+            vectors=vectors,
             lexical=LexicalIndex.load(folder),
             filters=FilterTable.load(folder),
-            types=TypeVocabulary.load(folder) if TypeVocabulary.stored_in(folder) else None,
+            types=(
+                TypeVocabulary.load(folder, product_vectors=vectors.vectors)
+                if TypeVocabulary.stored_in(folder)
+                else None
+            ),
         )
 
     def publish(

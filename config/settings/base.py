@@ -265,6 +265,8 @@ AISLE_INDEX_JOB_TIMEOUT = env.float("AISLE_INDEX_JOB_TIMEOUT", default=300.0)
 # rates (USD per unit, "SAR=0.2667,EUR=1.08"); unset, a bound with a currency applies to
 # products in that currency alone.
 AISLE_CURRENCY_RATES = parse_rates(env("AISLE_CURRENCY_RATES", default=""))
+# A shop's own synonym list ("said, said => meant" lines) on top of the shipped one.
+AISLE_SYNONYMS_FILE = env("AISLE_SYNONYMS_FILE", default="")
 # How semantic and lexical candidates are fused (see catalog/retrieval/fusion.py).
 AISLE_FUSION = "convex"
 AISLE_FUSION_WEIGHTS = {"semantic": 0.5, "lexical": 0.5}

@@ -73,7 +73,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def _handle_feedback(self, message: FeedbackMessage) -> None:
         try:
-            await database_sync_to_async(services.shopper_feedback)(
+            standing = await database_sync_to_async(services.shopper_feedback)(
                 self.session_key, message["sku"], message["action"]
             )
         except services.UnknownProduct as problem:
@@ -82,7 +82,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except ProtocolError as problem:  # a product this chat never showed
             await self._refuse(problem.code, problem.message)
             return
-        await self.send_json({"type": "ack", "sku": message["sku"], "action": message["action"]})
+        await self.send_json({"type": "ack", "sku": message["sku"], "action": message["action"], **standing})
 
     async def _handle_reset(self, message: ResetMessage) -> None:
         await self.send_json(await database_sync_to_async(services.reset)(self.session_key))

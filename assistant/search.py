@@ -35,7 +35,7 @@ from catalog.retrieval.constraints import (
 from catalog.retrieval.encoder import Encoder, get_encoder
 from catalog.retrieval.filters import FilterTable
 from catalog.retrieval.keyword_slots import measures_in_text
-from catalog.retrieval.product_types import TypeMatch, plural
+from catalog.retrieval.product_types import QUERY_WORDS, TypeMatch, plural, singular
 from catalog.retrieval.retriever import Hit, Retriever
 from catalog.retrieval.store import IndexVersion
 from catalog.retrieval.synonyms import SHIPPED as SHIPPED_SYNONYMS
@@ -43,7 +43,9 @@ from catalog.retrieval.synonyms import Synonyms
 from catalog.search import matching_products
 from recsys_plugins import ranking
 from recsys_plugins.rankers.base import Candidates
+from recsys_plugins.rankers.hybrid import RETRIEVAL_REASON
 
+CLOSEST_REASON = "close to what you asked for"
 RETRIEVAL_ORDER = "fused-retrieval"
 """What ordered the products when no ranker is enabled, stored with their feedback."""
 RETRY_FACTOR = 3
@@ -170,7 +172,9 @@ def find_products(
     prefetch_related_objects(
         [hit.product for hit, _, _ in explained], "categories", "attribute_values__attribute"
     )
-    products = [(hit.product, explain(hit, met, asked, sort, because)) for hit, met, because in explained]
+    products = [
+        (hit.product, explain(hit, met, asked, sort, because, query)) for hit, met, because in explained
+    ]
     alternative = _accessory_instead(snapshot, constraints, asked) if not products and asked else ""
     recognised = (
         asked is not None
@@ -178,6 +182,32 @@ def find_products(
         or any(snapshot.lexical.knows(word) for word in query.split())
     )
     return Found(products, constraints, asked, unapplied, used, alternative, recognised)
+
+
+def kind_of(text: str) -> str | None:
+    """The product type ``text`` names, as the catalog calls it ("couch" -> "sofa"), or ``None``."""
+    snapshot = live_index().get()
+    if snapshot is None or snapshot.types is None or not text.strip():
+        return None
+    # What follows "with" is what the product has: "with adjustable armrests" names no kind.
+    text = re.split(r"\b(?:with|without|that has|that have|which has|which have)\b", text.lower())[0]
+    if not re.search(r"[a-z]{3,}", text):
+        return None
+    text = synonyms().rewrite(text, snapshot.types.uses)
+    asked = _asked_type(snapshot, {}, text, query_vector(get_encoder(settings.AISLE_DEVICE), text))
+    return asked.label if asked is not None and asked.supported else None
+
+
+def kinds_on_offer(limit: int) -> list[str]:
+    """The catalog's most stocked kinds of product, most first ("sofa", "phone case")."""
+    snapshot = live_index().get()
+    if snapshot is None or snapshot.types is None:
+        return []
+    vocabulary = snapshot.types
+    heads = {kind.head for kind in vocabulary.types if not kind.accessory}
+    offered = [concept for name, concept in vocabulary.concepts.items() if name in heads]
+    offered.sort(key=lambda concept: (-concept.count, concept.label))
+    return [concept.label for concept in offered[:limit]]
 
 
 def _accessory_instead(snapshot: IndexVersion, constraints: Constraints, asked: TypeMatch) -> str:
@@ -380,9 +410,10 @@ def explain(
     asked: TypeMatch | None,
     sort: str,
     ranked_because: str = "",
+    query: str = "",
 ) -> str:
-    """Why a product is listed: the asked-for type and properties it has, the order, then the
-    ranker's reason or, without one, how the text search found it."""
+    """Why a product is listed, in plain words: the asked-for type and properties it has, the
+    order, then the ranker's reason and which of the shopper's words its title has."""
     product = found.product
     attributes = product.attribute_dict()
     reasons = [str(attributes.get("type") or asked.label)] if asked and asked.supported else []
@@ -404,14 +435,24 @@ def explain(
         reasons.append(f"under {constraints.price_max:,.0f} {currency}{_converted(converted, 1, product)}")
     if constraints.price_min is not None:
         reasons.append(f"over {constraints.price_min:,.0f} {currency}{_converted(converted, 0, product)}")
-    hit = found.hit
-    how = [SORT_PHRASES[sort]] if sort in SORT_PHRASES else [ranked_because] if ranked_because else []
-    if hit.lexical and not how:
-        how.append("has your words")
-    if hit.semantic is not None and not how:
-        how.append(f"similarity {hit.semantic:.2f} to your request")
+    said = [word for word in _content_words(query) if word in _content_words(product.title)]
+    said = [word for word in said if word not in " ".join(reasons).lower()]
+    matched = f"its name has “{'”, “'.join(said[:3])}”" if said else ""
+    # Retrieval's share of a ranking is what the words say of this product, not a slogan; "close
+    # to what you asked for" says nothing the type and the constraints have not said.
+    parts = [matched if part == RETRIEVAL_REASON else part for part in ranked_because.split("; ")]
+    parts = [part for part in parts if part and not (part == CLOSEST_REASON and (reasons or matched))]
+    how = [SORT_PHRASES[sort]] if sort in SORT_PHRASES else list(dict.fromkeys(parts))
+    if not how and (matched or not reasons):
+        how.append(matched or CLOSEST_REASON)
     summary = "; ".join(part for part in (", ".join(reasons), ", ".join(how)) if part)
     return summary[:1].upper() + summary[1:]
+
+
+def _content_words(text: str) -> list[str]:
+    """The words of ``text`` that say something about a product, singular, lower-case."""
+    words = re.findall(r"[a-zà-ÿ0-9][a-zà-ÿ0-9-]+", text.lower())
+    return list(dict.fromkeys(singular(word) for word in words if word not in QUERY_WORDS))
 
 
 def _converted(bounds: tuple[float | None, float | None] | None, which: int, product: Product) -> str:

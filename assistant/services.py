@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 
 from catalog.links import safe_url
 from catalog.models import Product
@@ -21,13 +22,17 @@ from recsys_plugins import ranking
 from recsys_plugins.models import FeedbackEvent
 
 from . import parsing
-from .dialogue.manager import DialogueManager, ProductView, Results, Turn, describe
+from .dialogue import cart as carts
+from .dialogue.manager import DialogueManager, Overview, ProductView, Results, Turn, describe
 from .dialogue.state import DialogueState
 from .messages import ProductCard, ProtocolError, Reply
 from .models import Conversation, Message
-from .search import RETRIEVAL_ORDER, find_products
+from .nlu.frame import Frame
+from .search import RETRIEVAL_ORDER, find_products, kind_of, kinds_on_offer
 
-EXAMPLE_QUERIES = ["grey sofa", "white bookcase", "black phone case", "floor lamp"]
+OVERVIEW_TYPES = 12
+"""Kinds of product an overview names (the shop's most stocked)."""
+OVERVIEW_BRANDS = 30
 
 
 class UnknownProduct(LookupError):
@@ -90,7 +95,7 @@ def search_cards(
     ranking.require_installed(ranker)
     frame = parsing.parse(query)
     shop = ShopCatalog(session_key, ranker=ranker, user=user, filters=filters)
-    turn = DialogueManager(shop, k).respond(query, frame, DialogueState())
+    turn = DialogueManager(shop, k).respond(query, frame, DialogueState(), conversation=False)
     cards = [shop.cards[product.sku] for product in turn.products]
     return SearchOutcome(cards, frame.intent, frame.slots, turn.text, shop.ranker)
 
@@ -175,6 +180,12 @@ class ShopCatalog:
     def feedback(self, sku: str, action: str) -> None:
         record_feedback(self.session_key, sku, action)
 
+    def kind_of(self, text: str) -> str | None:
+        return kind_of(text)
+
+    def overview(self) -> Overview:
+        return catalog_overview()
+
     def _view(self, product: Product, explanation: str) -> ProductView:
         card = product_card(product, explanation)
         self.cards[product.sku] = card
@@ -197,25 +208,16 @@ class ShopCatalog:
 def chat_turn(session_key: str, text: str) -> Reply:
     """Answer one shopper message with the dialogue manager and store both sides of the exchange."""
     frame = parsing.parse(text)
-    conversation = _conversation(session_key)
     shop = ShopCatalog(session_key)
-    if Product.objects.active().exists():
-        state = DialogueState.from_dict(conversation.state)
-        turn = DialogueManager(shop, settings.AISLE_RESULTS_PER_PAGE).respond(text, frame, state)
-    else:
-        turn = Turn("The catalog is empty: an admin needs to import products first.", DialogueState())
-    products = [shop.cards[product.sku] for product in turn.products]
-    reply: Reply = {
-        "type": "reply",
-        "text": turn.text,
-        "intent": frame.intent,
-        "slots": frame.slots,
-        "state": {"query": turn.state.query, **turn.state.constraints, "cart": turn.state.cart},
-        "products": products,
-        "compare": turn.compare,
-        "suggestions": turn.suggestions,
-    }
     with transaction.atomic():
+        conversation = _locked_conversation(session_key)
+        state = DialogueState.from_dict(conversation.state)
+        if Product.objects.active().exists():
+            turn = DialogueManager(shop, settings.AISLE_RESULTS_PER_PAGE).respond(text, frame, state)
+        else:
+            turn = Turn("The catalog is empty: an admin needs to import products first.", state)
+        products = [shop.cards[product.sku] for product in turn.products]
+        reply = _reply(turn, frame, products, shop)
         conversation.state = {**turn.state.as_dict(), "ranker": shop.ranker}
         conversation.save(update_fields=["state", "updated_at"])
         Message.objects.create(conversation=conversation, role=Message.Role.USER, text=text)
@@ -232,37 +234,112 @@ def chat_turn(session_key: str, text: str) -> Reply:
 
 
 def reset(session_key: str) -> Reply:
-    """Forget the conversation's state (its messages stay stored for the admin)."""
-    Conversation.objects.filter(session_key=session_key).update(state={})
-    return {
-        "type": "reply",
-        "text": "Starting afresh. What are you looking for?",
-        "intent": "reset",
-        "slots": {},
-        "state": {},
-        "products": [],
-        "compare": None,
-        "suggestions": EXAMPLE_QUERIES,
-    }
+    """A new conversation: the dialogue forgets the search and keeps the shopper's cart (its
+    messages stay stored for the admin)."""
+    frame = Frame("reset", 1.0, {})
+    shop = ShopCatalog(session_key)
+    with transaction.atomic():
+        conversation = _locked_conversation(session_key)
+        state = DialogueState.from_dict(conversation.state)
+        turn = DialogueManager(shop, settings.AISLE_RESULTS_PER_PAGE).respond("", frame, state)
+        conversation.state = turn.state.as_dict()
+        conversation.save(update_fields=["state", "updated_at"])
+    return _reply(turn, frame, [], shop)
 
 
-def shopper_feedback(session_key: str, sku: str, action: str) -> FeedbackEvent:
-    """Feedback from a product card's buttons: stored like any other, and "add to cart" also puts
-    the product in the conversation's cart. Raises ``UnknownProduct`` or ``ProductNotShown``."""
-    event = record_feedback(session_key, sku, action)
-    if action == FeedbackEvent.Action.ADD_TO_CART:
-        with transaction.atomic():
-            conversation = _conversation(session_key)
-            state = DialogueState.from_dict(conversation.state)
-            conversation.state = {**conversation.state, "cart": [*state.cart, sku]}
-            conversation.save(update_fields=["state", "updated_at"])
-    return event
+def shopper_feedback(session_key: str, sku: str, action: str) -> Reply:
+    """Feedback from a product card's buttons, through the dialogue manager like a message: stored
+    like any other, "add to cart" puts the product in the cart once. Returns the cart as it
+    stands. Raises ``UnknownProduct`` or ``ProductNotShown``."""
+    shop = ShopCatalog(session_key)
+    with transaction.atomic():
+        conversation = _locked_conversation(session_key)
+        state = DialogueManager(shop, settings.AISLE_RESULTS_PER_PAGE).react(
+            sku, action, DialogueState.from_dict(conversation.state)
+        )
+        conversation.state = {**conversation.state, **state.as_dict()}
+        conversation.save(update_fields=["state", "updated_at"])
+    return {"cart": cart_view(state.cart, shop), "liked": state.liked}
 
 
 def cart_size(session_key: str | None) -> int:
-    """How many products the session's conversation has in its cart (0 for a new session)."""
+    """How many items the session's cart holds (0 for a new session)."""
     state = Conversation.objects.filter(session_key=session_key).values_list("state", flat=True).first()
-    return len(DialogueState.from_dict(state).cart)
+    return carts.item_count(DialogueState.from_dict(state).cart)
+
+
+def shopper_state(session_key: str | None) -> dict[str, Any]:
+    """The session's cart (lines with their products) and liked SKUs, for the page."""
+    stored = Conversation.objects.filter(session_key=session_key).values_list("state", flat=True).first()
+    state = DialogueState.from_dict(stored)
+    return {"cart": cart_view(state.cart, ShopCatalog(session_key or "")), "liked": state.liked}
+
+
+def cart_view(cart: carts.Cart, shop: "ShopCatalog") -> dict[str, Any]:
+    """The cart as the page shows it: lines with title and price, the item count, totals per
+    currency."""
+    views = {view.sku: view for view in shop.products(carts.skus(cart))}
+    items = [
+        {"sku": line["sku"], "title": view.title, "price": view.price, "currency": view.currency,
+         "quantity": line["quantity"]}
+        for line in cart
+        if (view := views.get(line["sku"])) is not None
+    ]  # fmt: skip
+    totals: dict[str, float] = {}
+    for item in items:
+        totals[item["currency"]] = round(
+            totals.get(item["currency"], 0.0) + item["price"] * item["quantity"], 2
+        )
+    return {"items": items, "count": sum(item["quantity"] for item in items), "totals": totals}
+
+
+def catalog_overview() -> Overview:
+    """The shop's most stocked kinds of product, its brands by products and budget bands."""
+    brands = (
+        Product.objects.active()
+        .exclude(brand=None)
+        .values("brand__name")
+        .annotate(products=Count("pk"))
+        .order_by("-products", "brand__name")[:OVERVIEW_BRANDS]
+    )
+    prices = Product.objects.active().values("currency").annotate(products=Count("pk")).order_by("-products")
+    bands = []
+    if prices:
+        currency = prices[0]["currency"]
+        ordered = list(
+            Product.objects.active()
+            .filter(currency=currency)
+            .order_by("price")
+            .values_list("price", flat=True)
+        )
+        for share in (0.25, 0.5):
+            bound = _round_price(float(ordered[int(len(ordered) * share)]))
+            bands.append(f"under {bound:,.0f} {currency}")
+    return Overview(
+        types=kinds_on_offer(OVERVIEW_TYPES),
+        brands=[row["brand__name"] for row in brands],
+        price_bands=list(dict.fromkeys(bands)),
+    )
+
+
+def _round_price(value: float) -> float:
+    """A budget a person would say: 237 -> 250, 1,460 -> 1,500."""
+    step = 10 ** max(0, len(str(int(value))) - 2) * 5 if value >= 100 else 10
+    return max(step, round(value / step) * step)
+
+
+def _reply(turn: Turn, frame: Frame, products: list[ProductCard], shop: "ShopCatalog") -> Reply:
+    return {
+        "type": "reply",
+        "text": turn.text,
+        "intent": frame.intent,
+        "slots": frame.slots,
+        "state": {"query": turn.state.query, **turn.state.constraints, "cart": carts.skus(turn.state.cart)},
+        "products": products,
+        "compare": turn.compare,
+        "suggestions": turn.suggestions,
+        "cart": cart_view(turn.state.cart, shop),
+    }
 
 
 def record_feedback(session_key: str, sku: str, action: str) -> FeedbackEvent:
@@ -309,6 +386,8 @@ def history(session_key: str) -> list[dict[str, Any]]:
     ]
 
 
-def _conversation(session_key: str) -> Conversation:
-    conversation, _ = Conversation.objects.get_or_create(session_key=session_key)
-    return conversation
+def _locked_conversation(session_key: str) -> Conversation:
+    """The session's conversation, created if new, locked for this transaction: two tabs or the
+    API acting at once wait for each other instead of overwriting each other's state."""
+    Conversation.objects.get_or_create(session_key=session_key)
+    return Conversation.objects.select_for_update().get(session_key=session_key)

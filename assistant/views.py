@@ -34,8 +34,16 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     The cart count is rendered here so that a reload shows the conversation's cart at once.
     """
     request.session.setdefault("chat", True)
-    cart_count = services.cart_size(request.session.session_key)
-    return render(request, "assistant/chat.html", {"cart_count": cart_count})
+    standing = services.shopper_state(request.session.session_key)
+    return render(
+        request,
+        "assistant/chat.html",
+        {
+            "cart": standing["cart"],
+            "standing": standing,
+            "examples": services.DialogueManager(services.ShopCatalog("")).examples(),
+        },
+    )
 
 
 @csrf_exempt
@@ -122,12 +130,12 @@ def api_feedback(request: HttpRequest) -> JsonResponse:
         body = _json_body(request)
         session = _session_id(body.get("session"), required=True)
         sku, action = validate_feedback(body.get("sku"), body.get("action"))
-        services.shopper_feedback(api_key(session), sku, action)
+        standing = services.shopper_feedback(api_key(session), sku, action)
     except ProtocolError as problem:
         return _error(problem)
     except services.UnknownProduct as problem:
         return _error(ProtocolError("unknown_sku", str(problem)), status=404)
-    return JsonResponse({"type": "ack", "sku": sku, "action": action}, status=201)
+    return JsonResponse({"type": "ack", "sku": sku, "action": action, **standing}, status=201)
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:

@@ -107,7 +107,7 @@ def run_dialogue(dialogue: Mapping[str, Any], chat: Chat, session_key: str) -> l
         state = Conversation.objects.get(session_key=session_key).state
         stored = FeedbackEvent.objects.filter(session_key=session_key)
         feedback = list(stored.values_list("product__sku", "action"))
-        result.problems = check_turn(reply, state, expect, previous, tracking, feedback)
+        result.problems = check_turn(reply, state, expect, previous, tracking, feedback, said)
         results.append(result)
     return results
 
@@ -122,6 +122,7 @@ def check_turn(
     previous: Tracking,
     tracking: Tracking,
     feedback: Sequence[tuple[str, str]],
+    said: str = "",
 ) -> list[str]:
     """The problems of one turn; updates ``tracking`` with the list and focus it leaves."""
     problems: list[str] = []
@@ -179,11 +180,12 @@ def check_turn(
         problems += check_reference(reply, state, expect, referenced, previous, feedback)
         products |= products_by_sku(referenced)
         if "answer" in expect:
-            problems += check_answer(reply["text"], products[referenced[0]], expect["answer"])
+            problems += check_answer(reply["text"], products[referenced[0]], expect["answer"], said)
 
-    if "cart" in expect and len(state.get("cart", [])) != expect["cart"]:
-        problems.append(f"cart holds {len(state.get('cart', []))}, expected {expect['cart']}")
-    if reply["state"].get("cart", []) != state.get("cart", []):
+    cart = stored_cart(state)
+    if "cart" in expect and len(cart) != expect["cart"]:
+        problems.append(f"cart holds {len(cart)}, expected {expect['cart']}")
+    if reply["state"].get("cart", []) != cart:
         problems.append("the reply's cart differs from the stored one")
 
     if skus or intent in ("search", "refine", "similar", "reset"):
@@ -270,7 +272,7 @@ def check_reference(
         compared = (reply["compare"] or {}).get("skus")
         return [] if compared == referenced else [f"compared {compared}, expected {referenced}"]
     if intent == "add_to_cart":
-        cart = state.get("cart", [])
+        cart = stored_cart(state)
         return [] if cart[-1:] == referenced[:1] else [f"cart ends {cart[-1:]}, expected {referenced[0]}"]
     if intent in ("feedback_positive", "feedback_negative"):
         action = expect.get("feedback")
@@ -285,9 +287,24 @@ def check_reference(
     return []
 
 
-def check_answer(text: str, product: Any, attribute: str) -> list[str]:
-    """The answer quotes the catalog's value of ``attribute``, or says the catalog lacks it."""
+def stored_cart(state: Mapping[str, Any]) -> list[str]:
+    """The SKUs of the stored state's cart (lines of SKU and quantity), in order."""
+    from assistant.dialogue.cart import lines, skus
+
+    return skus(lines(state.get("cart")))
+
+
+def check_answer(text: str, product: Any, attribute: str, question: str = "") -> list[str]:
+    """The answer quotes the catalog's value of ``attribute`` (of the one measure a "how wide"
+    asks for), or says the catalog lacks it."""
     attributes = product.attribute_dict()
+    asked = re.search(r"how (wide|tall|high|deep)", question)
+    if attribute == "dimensions" and asked:
+        key = {"wide": "width", "tall": "height", "high": "height", "deep": "depth"}[asked.group(1)]
+        value = attributes.get(key)
+        if value in (None, ""):
+            return [] if "does not" in text else [f"the catalog has no {key}, but the reply is {text!r}"]
+        return [] if f"{value} cm" in text else [f"the answer {text!r} lacks '{value} cm'"]
     expected: list[str] = {
         "price": [f"{float(product.price):,.2f}"],
         "brand": [product.brand.name] if product.brand else [],
@@ -300,7 +317,7 @@ def check_answer(text: str, product: Any, attribute: str) -> list[str]:
         "description": [product.description[:40]] if product.description else [],
     }[attribute]
     if not expected:
-        honest = "does not say" in text
+        honest = any(words in text for words in ("does not say", "does not give", "has no"))
         return [] if honest else [f"the catalog has no {attribute}, but the reply is {text!r}"]
     missing = [value for value in expected if value not in text]
     return [f"the answer {text!r} lacks {missing}"] if missing else []

@@ -1,6 +1,7 @@
 """The chat page in headless Debian Chromium, against a real Daphne."""
 
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -196,7 +197,7 @@ def test_the_chat_works_from_the_keyboard_alone(indexed_catalog, daphne_server, 
         chip = page.evaluate("document.activeElement.textContent")
         page.keyboard.press("Enter")
         expect(page.locator(".msg.user")).to_have_text(["grey sofa", chip])
-        expect(page.locator(".msg.assistant")).to_have_count(2, timeout=30_000)
+        expect(page.locator(".msg.assistant")).to_have_count(3, timeout=30_000)  # the greeting, two replies
         # The chips are replaced by the reply's, so keyboard focus must not fall back to <body>.
         expect(page.locator("#chat-input")).to_be_focused()
 
@@ -325,3 +326,54 @@ def test_a_stale_session_cookie_is_replaced_so_the_conversation_survives_a_reloa
         cookie = next(c for c in page.context.cookies() if c["name"] == "sessionid")
     assert cookie["value"] != stale
     assert Conversation.objects.filter(session_key=cookie["value"]).exists()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_cart_panel_pointing_and_a_yes_no_question(
+    indexed_catalog, daphne_server, chromium_path, tmp_path
+):
+    with chat_page(daphne_server, chromium_path) as (page, errors):
+        # The greeting offers kinds of product this catalog has.
+        chips = page.locator(".msg.assistant .suggestion")
+        expect(chips.first).to_be_visible()
+        assert "running shoes" not in page.content()
+        say(page, "grey sofa")
+        cards = page.locator(".msg.assistant").last.locator(".product-card")
+        second = cards.nth(1)
+        title = second.locator(".title").inner_text()
+        sku = second.get_attribute("data-sku")
+        second = page.locator(f'.product-card[data-sku="{sku}"]').first  # not "the last reply's"
+
+        say(page, "the second one")  # points, never buys
+        expect(page.locator(".msg.assistant").last).to_contain_text(title)
+        expect(page.locator("#cart-count")).to_have_text("0")
+
+        say(page, "is it grey?")
+        expect(page.locator(".msg.assistant .bubble").last).to_have_text(
+            re.compile(r"^(Yes|No|The catalog does not say)")
+        )
+
+        second.locator("button.add_to_cart").click()
+        expect(page.locator("#cart-count")).to_have_text("1", timeout=10_000)
+        expect(second.locator("button.add_to_cart")).to_have_text("In cart")
+        second.locator("button.add_to_cart").click()  # "In cart" does not add it again
+        page.locator("#cart-panel summary").click()
+        expect(page.locator("#cart-items li")).to_have_count(1)
+        expect(page.locator("#cart-items li").first).to_contain_text(f"1 × {title}")
+        expect(page.locator("#cart-total")).to_contain_text("Total:")
+        page.screenshot(path=str(tmp_path / "cart.png"))
+
+        page.reload()  # the cart and the card's state survive a reload
+        wait_connected(page)
+        expect(page.locator("#cart-count")).to_have_text("1")
+        in_cart = page.locator(f'.product-card[data-sku="{sku}"] button.add_to_cart').first
+        expect(in_cart).to_have_text("In cart")
+        page.locator("#new-conversation").click()  # a new conversation keeps the cart
+        expect(page.locator("#cart-count")).to_have_text("1")
+
+        page.locator("#cart-panel summary").click()
+        page.locator("#cart-items button.remove").click()
+        expect(page.locator("#cart-count")).to_have_text("0", timeout=30_000)
+    assert not errors

@@ -7,6 +7,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from assistant.consumers import MAX_PROTOCOL_ERRORS, POLICY_VIOLATION
+from assistant.dialogue.state import DialogueState
 from assistant.models import Conversation, Message
 from assistant.ratelimit import TokenBucket
 from catalog.models import Product
@@ -89,7 +90,7 @@ async def test_frames_over_the_rate_limit_are_refused_unprocessed_until_the_buck
     settings.AISLE_CHAT_RATE_PER_SECOND = 2.0  # a token every 0.5 s
     communicator = await connect()
     # Feedback is taken only on products the chat has shown.
-    await communicator.send_json_to({"type": "message", "text": "something for my home"})
+    await communicator.send_json_to({"type": "message", "text": "lamp"})
     skus = [card["sku"] for card in (await communicator.receive_json_from(timeout=30))["products"]][:6]
     assert len(skus) == 6
     await asyncio.sleep(0.6)  # the message took a token: the bucket is full again
@@ -142,7 +143,9 @@ async def test_feedback_is_stored_and_acknowledged(indexed_catalog):
     shown = (await communicator.receive_json_from(timeout=30))["products"]
     sku = shown[1]["sku"]
     await communicator.send_json_to({"type": "feedback", "sku": sku, "action": "like"})
-    assert await communicator.receive_json_from() == {"type": "ack", "sku": sku, "action": "like"}
+    ack = await communicator.receive_json_from()
+    assert (ack["type"], ack["sku"], ack["action"], ack["liked"]) == ("ack", sku, "like", [sku])
+    assert ack["cart"] == {"items": [], "count": 0, "totals": {}}
     await communicator.disconnect()
 
     event = await FeedbackEvent.objects.select_related("product").aget()
@@ -179,9 +182,9 @@ async def test_reconnecting_with_the_session_replays_history_and_reset_clears_st
     reset = await again.receive_json_from()
     await again.disconnect()
     assert reset["intent"] == "reset"
-    assert reset["state"] == {}
+    assert reset["state"] == {"query": "", "cart": []}
     await conversation.arefresh_from_db()
-    assert conversation.state == {}
+    assert DialogueState.from_dict(conversation.state) == DialogueState()  # nothing was in the cart
     assert await Message.objects.acount() == 4  # reset keeps the record
 
 

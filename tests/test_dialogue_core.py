@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from assistant.dialogue.manager import DialogueManager, ProductView, Results, describe, merged
+from assistant.dialogue.manager import DialogueManager, Overview, ProductView, Results, describe, merged
 from assistant.dialogue.state import DialogueState
 from assistant.nlu.frame import Frame
 
@@ -135,6 +135,21 @@ class Shop:
 
     def feedback(self, sku: str, action: str) -> None:
         self.events.append((sku, action))
+
+    def kind_of(self, text: str) -> str | None:
+        """The product type whose head the words name ("a grey sofa" -> sofa)."""
+        words = set(text.lower().replace("s ", " ").split())
+        kinds = [head(str(p.attributes.get("type", ""))) for p in self.listed]
+        return next((kind for kind in kinds if kind in words), None)
+
+    def overview(self) -> Overview:
+        kinds = Counter(head(str(p.attributes.get("type", ""))) for p in self.listed)
+        brands = Counter(p.brand for p in self.listed if p.brand)
+        return Overview(
+            types=[kind for kind, _ in kinds.most_common()],
+            brands=[brand for brand, _ in brands.most_common()],
+            price_bands=["under 100 EUR", "under 1,000 EUR"],
+        )
 
     @staticmethod
     def _fits(product: ProductView, constraints: Mapping[str, Any]) -> bool:
@@ -279,7 +294,7 @@ def test_relaxing_a_cheaper_request_keeps_the_new_bound_and_drops_another_constr
     cheaper = say(manager, blue.state, "refine", "cheaper", price_relative="lower")
     assert skus(cheaper) == ["S1", "S3"]  # not S4 again, as dropping the new ceiling would give
     assert cheaper.state.constraints["price_max"] < 1099  # below the median shown
-    assert cheaper.text == "No blue sofa under 1,098; here are the closest, without “blue”."
+    assert cheaper.text == "No blue sofa under 1,099 EUR; here are the closest, without “blue”."
 
 
 def test_the_product_type_is_never_relaxed(shop):
@@ -334,10 +349,10 @@ def test_positions_and_pronouns_resolve_to_the_right_sku(shop):
     manager = DialogueManager(shop)
     state = say(manager, DialogueState(), "search", "sofa", category="sofa").state  # S1 S2 S3 S4
     second = say(manager, state, "add_to_cart", "add the second one", reference=[2])
-    assert second.state.cart == ["S2"]
+    assert second.state.cart == [{"sku": "S2", "quantity": 1}]
     assert shop.events == [("S2", "add_to_cart")]
     again = say(manager, second.state, "add_to_cart", "add it too")
-    assert again.state.cart == ["S2", "S2"]
+    assert again.state.cart == [{"sku": "S2", "quantity": 2}]
     last = say(
         manager, state, "product_question", "how much is the last one", reference=[-1], attribute="price"
     )
@@ -365,11 +380,11 @@ def test_product_question_answers_from_the_fields_or_says_the_catalog_does_not(s
     wide = say(
         manager, state, "product_question", "how wide is the first", reference=[1], attribute="dimensions"
     )
-    assert "width 220 cm" in wide.text
+    assert wide.text == "Halden sofa is 220 cm wide."
     rating = say(
         manager, state, "product_question", "is the second one rated", reference=[2], attribute="rating"
     )
-    assert "does not say the rating of Luna sofa" in rating.text
+    assert rating.text == "Luna sofa has no rating yet."
     stock = say(manager, wide.state, "product_question", "is it in stock", attribute="availability")
     assert "in stock" in stock.text
 
@@ -458,7 +473,7 @@ def test_a_question_about_a_shown_product_is_not_a_search(shop):
     turn = say(DialogueManager(shop), state, "product_question", "is the sofa grey", category="sofa",
                reference=[1], attribute="color")  # fmt: skip
     assert turn.products == []
-    assert turn.text == "Halden sofa: color grey."
+    assert turn.text == "Yes, Halden sofa comes in grey."
 
 
 def test_an_unsure_out_of_scope_is_searched_for(shop):
@@ -482,17 +497,138 @@ def test_small_talk_is_polite_and_changes_nothing(shop, intent):
     assert turn.state.shown == state.shown
 
 
-def test_reset_clears_everything(shop):
+def test_reset_clears_the_search_and_keeps_the_shoppers_cart(shop):
+    cart = [{"sku": "S1", "quantity": 2}]
     state = DialogueState(
-        query="sofa", constraints={"category": "sofa"}, shown=["S1"], cart=["S1"], focus="S1"
+        query="sofa", constraints={"category": "sofa"}, shown=["S1"], cart=cart, liked=["S3"], focus="S1"
     )
-    assert say(DialogueManager(shop), state, "reset").state == DialogueState()
+    assert say(DialogueManager(shop), state, "reset").state == DialogueState(cart=cart, liked=["S3"])
 
 
 def test_state_round_trips_through_json_and_ignores_unknown_keys():
     state = DialogueState(
-        query="sofa", constraints={"price_max": 900.0}, shown=["S1"], focus="S1", cart=["S1"]
+        query="sofa",
+        constraints={"price_max": 900.0},
+        shown=["S1"],
+        focus="S1",
+        cart=[{"sku": "S1", "quantity": 1}],
     )
     assert DialogueState.from_dict(state.as_dict()) == state
+    # A cart stored before quantities (a list of SKUs, repeated) reads as lines.
+    assert DialogueState.from_dict({"cart": ["S1", "S2", "S1"]}).cart == [
+        {"sku": "S1", "quantity": 2},
+        {"sku": "S2", "quantity": 1},
+    ]
     assert DialogueState.from_dict({"query": "x", "ranker": "hybrid"}) == DialogueState(query="x")
     assert DialogueState.from_dict(None) == DialogueState()
+
+
+# -- a conversation that holds up (issue 15) ----------------------------------------------
+
+
+def listed(manager: DialogueManager) -> DialogueState:
+    return say(manager, DialogueState(), "search", "sofa", category="sofa").state  # S1 S2 S3 S4
+
+
+@pytest.mark.parametrize("text", ["the second one", "that one", "the second one?"])
+@pytest.mark.parametrize("intent", ["add_to_cart", "product_question"])
+def test_a_bare_reference_points_and_never_fills_the_cart(shop, text, intent):
+    manager = DialogueManager(shop)
+    turn = say(manager, listed(manager), intent, text, reference=[2] if "second" in text else [])
+    if "second" in text:
+        assert turn.state.focus == "S2"
+        assert "Borgo sofa" in turn.text
+    assert turn.state.cart == []
+    assert ("S2", "add_to_cart") not in shop.events
+
+
+def test_the_cart_shows_changes_and_empties_and_checkout_is_declined(shop):
+    manager = DialogueManager(shop)
+    state = listed(manager)
+    state = say(manager, state, "add_to_cart", "add the second one to my cart", reference=[2]).state
+    state = say(manager, state, "add_to_cart", "I'll take the first one", reference=[1]).state
+    shown = say(manager, state, "add_to_cart", "what's in my cart?")
+    assert shown.state.cart == state.cart  # looking adds nothing
+    assert "1 × Borgo sofa" in shown.text
+    assert "1 × Halden sofa" in shown.text
+    assert "2,798.00 EUR" in shown.text  # 1,899 + 899
+    two = say(manager, state, "out_of_scope", "two of those")  # the focus: the first sofa
+    assert two.state.cart == [{"sku": "S2", "quantity": 1}, {"sku": "S1", "quantity": 2}]
+    removed = say(manager, two.state, "feedback_negative", "remove the Borgo from my cart")
+    assert removed.state.cart == [{"sku": "S1", "quantity": 2}]
+    checkout = say(manager, removed.state, "out_of_scope", "checkout")
+    assert "can't take orders or payments" in checkout.text
+    assert "1,798.00 EUR" in checkout.text
+    assert checkout.state.cart == removed.state.cart
+    empty = say(manager, checkout.state, "out_of_scope", "empty my cart")
+    assert empty.state.cart == []
+
+
+def test_adding_a_product_already_in_the_cart_needs_asking_again(shop):
+    manager = DialogueManager(shop)
+    state = say(manager, listed(manager), "add_to_cart", "add it", reference=[1]).state
+    again = say(manager, state, "add_to_cart", "add it to my cart")
+    assert again.state.cart == [{"sku": "S1", "quantity": 1}]
+    assert "already in your cart" in again.text
+    button = manager.react("S1", "add_to_cart", state)  # the card's button, clicked twice
+    assert button.cart == [{"sku": "S1", "quantity": 1}]
+
+
+@pytest.mark.parametrize(
+    ("text", "slots"),
+    [
+        ("something from Nordal", {"brand": ["nordal"]}),
+        ("any in grey?", {"color": ["grey"]}),
+        ("cheapest first", {"sort": "price_asc"}),
+    ],
+)
+def test_a_follow_up_without_a_product_type_keeps_the_type(shop, text, slots):
+    manager = DialogueManager(shop)
+    turn = say(manager, listed(manager), "search", text, **slots)
+    assert turn.state.constraints["category"] == "sofa"
+    assert turn.products
+    assert all(is_a(product, "sofa") for product in turn.products)
+
+
+def test_a_new_product_type_starts_a_new_search(shop):
+    manager = DialogueManager(shop)
+    turn = say(manager, listed(manager), "search", "a white bookcase", category="bookcase", color=["white"])
+    assert skus(turn) == ["B1"]
+    assert turn.state.constraints == {"category": "bookcase", "color": ["white"]}
+
+
+def test_disliking_a_material_refines_the_search(shop):
+    manager = DialogueManager(shop)
+    turn = say(
+        manager, listed(manager), "feedback_negative", "I don't like velvet", exclude_material=["velvet"]
+    )
+    assert turn.products
+    assert "S4" not in skus(turn)
+    assert turn.state.constraints["category"] == "sofa"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("what brands do you have?", "Brands here include"),
+        ("what do you sell?", "We sell sofas"),
+        ("do you ship to Canada?", "I can't answer questions about delivery"),
+        ("what is your returns policy", "I can't answer questions about delivery"),
+    ],
+)
+def test_questions_about_the_shop_are_answered_from_the_catalog_or_declined(shop, text, expected):
+    turn = say(DialogueManager(shop), DialogueState(), "out_of_scope", text)
+    assert turn.text.startswith(expected)
+    assert turn.products == []
+
+
+def test_a_vague_request_gets_one_question_and_the_answer_is_searched(shop):
+    manager = DialogueManager(shop)
+    asked = say(manager, DialogueState(), "out_of_scope", "a gift for my dad")
+    assert asked.text.startswith("Happy to help")
+    assert asked.products == []
+    assert "sofa" in asked.suggestions  # the catalog's own types as chips
+    answered = say(manager, asked.state, "feedback_positive", "he likes books")
+    assert answered.products  # searched, not read as a like
+    stuff = say(manager, DialogueState(), "goodbye", "stuff")
+    assert stuff.text.startswith("What kind of product")

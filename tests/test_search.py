@@ -183,8 +183,11 @@ def test_search_api_filters_and_rankers(client, indexed_catalog):
     hybrid = client.get("/api/search/", {"q": "desk lamp", "k": 8}).json()["results"]
     cosine = client.get("/api/search/", {"q": "desk lamp", "k": 8, "ranker": "cosine"}).json()["results"]
     assert len(hybrid) == len(cosine) == 8
-    assert all("matches your search" in card["explanation"].lower() for card in hybrid[:3])
-    assert all("close to what you asked for" in card["explanation"].lower() for card in cosine)
+    # The product's own reasons (its type, what its name matched), not the same slogan on every card.
+    assert all(card["explanation"] for card in hybrid)
+    assert not any("matches your search" in card["explanation"].lower() for card in hybrid)
+    assert all("lamp" in card["explanation"].lower() for card in hybrid[:3])
+    assert all(card["explanation"] for card in cosine)
 
     for params, code in (
         ({"q": "sofa", "category": "No such aisle"}, "unknown_category"),

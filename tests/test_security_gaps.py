@@ -275,6 +275,7 @@ async def test_websocket_feedback_needs_a_conversation_that_showed_the_product(i
 
     sku = sorted(shown)[0]
     await communicator.send_json_to({"type": "feedback", "sku": sku, "action": "like"})
-    assert await communicator.receive_json_from(timeout=10) == {"type": "ack", "sku": sku, "action": "like"}
+    ack = await communicator.receive_json_from(timeout=10)
+    assert (ack["type"], ack["sku"], ack["action"]) == ("ack", sku, "like")
     await communicator.disconnect()
     assert [e.product.sku async for e in FeedbackEvent.objects.select_related("product")] == [sku]

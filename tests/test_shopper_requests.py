@@ -234,3 +234,163 @@ def test_a_double_bed_is_at_least_140_cm_wide(chat):
         assert "bed" in product_type(card), card["title"]
         assert "bedside" not in product_type(card), card["title"]
         assert float(product.attribute_dict()["width"]) >= 140, (card["title"], product.attribute_dict())
+
+
+# -- issue 15: a conversation that holds up ---------------------------------------------------
+
+
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+
+
+def cart_of(chat: Chat) -> list[dict]:
+    return Conversation.objects.get(session_key=chat.session).state["cart"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("pointer", ["the second one", "the first one", "the last one"])
+def test_pointing_at_a_product_describes_it_and_leaves_the_cart_alone(chat, pointer):
+    listed = chat("grey sofa")["products"]
+    reply = chat(pointer)
+    position = {"the first one": 0, "the second one": 1, "the last one": -1}[pointer]
+    assert listed[position]["title"] in reply["text"]
+    assert reply["state"]["cart"] == []
+    assert not FeedbackEvent.objects.filter(action="add_to_cart").exists()
+
+
+@pytest.mark.django_db
+def test_the_cart_is_shown_changed_and_kept_by_a_new_conversation(chat):
+    listed = chat("grey sofa")["products"]
+    chat("add the second one to my cart")
+    looked = chat("what's in my cart?")
+    assert looked["state"]["cart"] == [listed[1]["sku"]]
+    assert listed[1]["title"] in looked["text"]
+    two = chat("two of those")
+    assert two["cart"]["count"] == 2
+    assert two["cart"]["totals"] == {listed[1]["currency"]: round(2 * listed[1]["price"], 2)}
+    services.shopper_feedback(chat.session, listed[1]["sku"], "add_to_cart")  # the card's button
+    assert cart_of(chat) == [{"sku": listed[1]["sku"], "quantity": 2}]
+    services.reset(chat.session)  # "New conversation"
+    assert cart_of(chat) == [{"sku": listed[1]["sku"], "quantity": 2}]
+    checkout = chat("checkout")
+    assert "can't take orders or payments" in checkout["text"]
+    assert f"{2 * listed[1]['price']:,.2f}" in checkout["text"]
+    removed = chat("remove it from my cart")
+    assert removed["state"]["cart"] == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["what's in my cart?", "remove it from my cart", "checkout"])
+def test_cart_words_in_a_fresh_chat_never_ask_which_to_add(chat, text):
+    reply = chat(text)
+    assert "Which one should I add" not in reply["text"]
+    assert reply["state"]["cart"] == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("search", "follow_up", "kind"),
+    [
+        ("black phone case", "something from Nexora", "phone case"),
+        ("office chair", "with adjustable armrests, max $400", "chair"),
+        ("bed", "any in white?", "bed"),
+    ],
+)
+def test_a_follow_up_keeps_the_product_type(chat, search, follow_up, kind):
+    chat(search)
+    reply = chat(follow_up)
+    assert reply["products"] or reply["text"].startswith(("No ", "I could not")), reply["text"]
+    for card in reply["products"]:
+        assert kind in product_type(card), (card["title"], product_type(card))
+    cheaper = chat("cheaper")
+    for card in cheaper["products"]:
+        assert kind in product_type(card), (card["title"], product_type(card))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("search", "question"),
+    [("black phone case", "is the first one waterproof?"), ("floor lamp", "does it come with a bulb?")],
+)
+def test_a_yes_no_question_gets_yes_no_or_not_said(chat, search, question):
+    chat(search)
+    if "it" in question.split():
+        chat("the first one")
+    reply = chat(question)
+    assert reply["text"].startswith(("Yes", "No", "The catalog does not say")), reply["text"]
+    assert "description" not in reply["text"].lower().split(":")[0]
+    assert ".”." not in reply["text"]
+    assert ".." not in reply["text"]
+
+
+@pytest.mark.django_db
+def test_who_designed_it_names_the_designer(chat):
+    listed = chat("office chair")["products"]
+    designed = [
+        card for card in listed if Product.objects.get(sku=card["sku"]).attribute_dict().get("designer")
+    ]
+    assert designed, listed
+    chat(f"the {ORDINALS[listed.index(designed[0])]} one")
+    reply = chat("who designed it?")
+    designer = Product.objects.get(sku=designed[0]["sku"]).attribute_dict()["designer"]
+    assert str(designer if isinstance(designer, str) else designer[0]) in reply["text"]
+    assert "brand" not in reply["text"].lower()
+
+
+@pytest.mark.django_db
+def test_a_gift_request_is_guided_and_the_interest_searched(chat):
+    asked = chat("a gift for my dad")
+    assert asked["products"] == []
+    assert "I can only help" not in asked["text"]
+    assert asked["suggestions"]
+    liked = chat("he likes music")
+    kinds = {product_type(card) for card in liked["products"]}
+    assert kinds & {"headphones", "wireless earbuds", "bluetooth speaker"}, kinds
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("what brands do you have?", "Brands here include"),
+        ("do you ship to Canada?", "I can't answer questions about delivery"),
+        ("stuff", "What kind of product"),
+    ],
+)
+def test_shop_questions_and_vague_words_get_honest_answers(chat, text, start):
+    reply = chat(text)
+    assert reply["text"].startswith(start), reply["text"]
+    assert reply["products"] == []
+    if "brands" in text:
+        named = [brand for brand in Brand.objects.values_list("name", flat=True) if brand in reply["text"]]
+        assert len(named) >= 3
+
+
+@pytest.mark.django_db
+def test_better_rated_is_an_order_not_a_price(chat):
+    chat("sofa")
+    reply = chat("better rated ones?")
+    assert "price_min" not in reply["state"]
+    ratings = [card["rating"] for card in reply["products"] if card["rating"] is not None]
+    assert ratings == sorted(ratings, reverse=True)
+    assert all("sofa" in product_type(card) for card in reply["products"])
+
+
+@pytest.mark.django_db
+def test_disliking_a_material_excludes_it(chat):
+    chat("sofa")
+    reply = chat("I don't like velvet")
+    assert "Which product do you mean" not in reply["text"]
+    assert reply["products"]
+    for card in reply["products"]:
+        materials = Product.objects.get(sku=card["sku"]).attribute_dict().get("material") or []
+        assert "velvet" not in materials, card["title"]
+
+
+@pytest.mark.django_db
+def test_suggestions_come_from_the_catalog(chat):
+    chips = chat("hello")["suggestions"]
+    assert chips
+    for chip in chips[:2]:  # each names a kind of product the shop has
+        reply = Chat(f"{chat.session}-{chip}")(chip)
+        assert reply["products"], (chip, reply["text"])
+        assert not reply["text"].startswith("Sorry, we don't sell"), (chip, reply["text"])

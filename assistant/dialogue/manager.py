@@ -4,7 +4,10 @@ Pure Python. The catalog it searches is a :class:`Catalog` the app provides (ret
 and the database behind it); tests can give it any other.
 """
 
+import math
+import re
 import statistics
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -19,7 +22,10 @@ from catalog.retrieval.constraints import (
     Measure,
 )
 
+from . import cart as carts
+from .answers import answer, asks_about_a_product
 from .state import DialogueState
+from .talk import is_vague, shop_question
 
 CONFIDENCE_FLOOR = 0.45
 """Below this the manager asks instead of guessing."""
@@ -27,6 +33,10 @@ OUT_OF_SCOPE_SURE = 0.8
 """Below this an "out of scope" frame is searched for anyway: in a shop, looking is the better guess."""
 SMALL_TALK = frozenset({"greet", "goodbye", "help", "out_of_scope", "reset"})
 SUGGESTIONS = ["grey sofa under 1000", "cheaper", "compare the first two", "add the second one to my cart"]
+"""Chips for a catalog that has no products yet (``examples`` offers the catalog's own types)."""
+FOLLOW_UPS = ["cheaper", "compare the first two", "add the second one to my cart"]
+SHOWN_NAMES = 8
+"""Brands or product types named in a reply about the shop."""
 COMPARED_FIELDS = ("title", "price", "brand", "rating", "color", "material", "dimensions")
 
 
@@ -66,6 +76,16 @@ class Results:
     """Whether the words named a product type the catalog carries, which the results are of."""
 
 
+@dataclass(frozen=True)
+class Overview:
+    """What the shop carries, most stocked first: for questions about the shop and for chips."""
+
+    types: list[str] = field(default_factory=list)
+    brands: list[str] = field(default_factory=list)
+    price_bands: list[str] = field(default_factory=list)
+    """Budgets a shopper might pick ("under 100 SAR"), from the catalog's own prices."""
+
+
 class Catalog(Protocol):
     """The shop as the dialogue sees it."""
 
@@ -83,6 +103,12 @@ class Catalog(Protocol):
         ...
 
     def feedback(self, sku: str, action: str) -> None: ...
+
+    def kind_of(self, text: str) -> str | None:
+        """The product type the words name, as the catalog calls it, or ``None``."""
+        ...
+
+    def overview(self) -> Overview: ...
 
 
 @dataclass
@@ -103,10 +129,33 @@ class DialogueManager:
         self.catalog = catalog
         self.page_size = page_size
 
-    def respond(self, text: str, frame: Frame, state: DialogueState) -> Turn:
+    def respond(self, text: str, frame: Frame, state: DialogueState, conversation: bool = True) -> Turn:
+        """The reply to ``text`` (read as ``frame``) in ``state``. Outside a ``conversation`` (a
+        one-shot search) the words are searched: no cart, no questions about the shop."""
         state = replace(state, turns=state.turns + 1)
-        if (frame.intent == "out_of_scope" and frame.confidence < OUT_OF_SCOPE_SURE) or _is_a_search(
-            frame, state
+        if not conversation:
+            return self._on_search(text, frame.slots, state)
+        request = carts.cart_request(text) if frame.intent != "reset" else None
+        if request is not None:
+            return self._on_cart(text, request, frame.slots, state)
+        if frame.intent != "reset" and "reference" not in frame.slots:
+            if topic := shop_question(text):
+                return self._on_shop_question(topic, state)
+            if "category" not in frame.slots and is_vague(text) and self.catalog.kind_of(text) is None:
+                return self._guide(text, state)
+        if state.shown or state.focus:
+            if _only_points(text):
+                return self._on_point(text, frame.slots, state)
+            if frame.intent not in ("compare", "add_to_cart", "similar") and asks_about_a_product(text):
+                frame = Frame("product_question", frame.confidence, frame.slots)
+            elif frame.intent != "add_to_cart" and carts.adds_a_shown_product(text):
+                frame = Frame("add_to_cart", frame.confidence, frame.slots)
+        pending = state.pending and frame.intent not in ("reset", "goodbye", "greet", "help")
+        state = replace(state, pending="")
+        if (
+            pending
+            or (frame.intent == "out_of_scope" and frame.confidence < OUT_OF_SCOPE_SURE)
+            or _is_a_search(frame, state)
         ):
             frame = Frame("search", frame.confidence, frame.slots)
         # Unsure of a follow-up, ask; unsure of a first request, look (in a shop that is the better
@@ -120,14 +169,21 @@ class DialogueManager:
     # ------------------------------------------------------------------ searching
 
     def _on_search(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
+        # "something from Nexora", "any in white?": filters without a product type refine the
+        # search in force; a product type starts a new one.
+        filters = any(slot in FILTER_SLOTS or slot == "sort" for slot in slots)
+        if state.query and filters and "category" not in slots and self.catalog.kind_of(text) is None:
+            return self._on_refine(text, slots, state)
         constraints = {slot: value for slot, value in slots.items() if slot in ACTIVE_SLOTS}
-        fresh = DialogueState(query=text, constraints=constraints, cart=state.cart, turns=state.turns)
+        fresh = DialogueState(
+            query=text, constraints=constraints, cart=state.cart, liked=state.liked, turns=state.turns
+        )
         return self._search(fresh, fill=True)
 
     def _on_refine(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
         if not state.query:
             return self._on_search(text, slots, state)
-        constraints, bound = merged(state.constraints, slots, self._prices_shown(state))
+        constraints, bound = merged(state.constraints, slots, *self._prices_shown(state))
         # Relaxing must not undo what the shopper has just asked for.
         keep = {*slots, *(("price_max", "price_min") if "price_relative" in slots else ())}
         return self._search(replace(state, constraints=constraints, shown=[], seen=[]), bound, keep)
@@ -245,11 +301,15 @@ class DialogueManager:
             suggestions=suggestions or SUGGESTIONS[:2],
         )
 
-    def _prices_shown(self, state: DialogueState) -> list[float]:
+    def _prices_shown(self, state: DialogueState) -> tuple[list[float], str]:
+        """The prices "cheaper" compares with (the focused product's, else those shown) in one
+        currency, the one most of them are in: raw numbers are never compared across currencies."""
         focus = self._get(state.focus) if state.focus else None
-        if focus is not None:
-            return [focus.price]
-        return [product.price for product in self.catalog.products(state.shown)]
+        shown = [focus] if focus is not None else self.catalog.products(state.shown)
+        if not shown:
+            return [], ""
+        currency = Counter(product.currency for product in shown).most_common(1)[0][0]
+        return [product.price for product in shown if product.currency == currency], currency
 
     # ------------------------------------------------------------------ products in the list
 
@@ -276,38 +336,180 @@ class DialogueManager:
         product = self._get(sku) if sku else None
         if product is None:
             return self._which(state)
-        attribute = slots.get("attribute", "description")
-        value = field_value(product, attribute)
-        state = replace(state, focus=product.sku)
-        if value in (None, "", []):
-            return Turn(f"The catalog does not say the {attribute} of {product.title}.", state)
-        return Turn(f"{product.title}: {attribute} {value}.", state)
+        if _only_points(text):  # "the second one?"
+            return self._on_point(text, slots, state)
+        return Turn(answer(text, product, slots.get("attribute")), replace(state, focus=product.sku))
 
-    def _on_add_to_cart(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
-        sku = self._referenced(slots, state)
-        product = self._get(sku) if sku else None
-        if product is None:
-            return self._which(state, "Which one should I add? Say for example “the second one”.")
-        self.catalog.feedback(product.sku, "add_to_cart")
-        cart = [*state.cart, product.sku]
-        return Turn(
-            f"Added {product.title} to your cart ({len(cart)} item{'s' * (len(cart) != 1)}).",
-            replace(state, cart=cart, focus=product.sku),
-        )
-
-    def _on_feedback_positive(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
-        return self._feedback(slots, state, "like", "Glad you like {title}. I'll keep that in mind.")
-
-    def _on_feedback_negative(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
-        return self._feedback(slots, state, "dislike", "Noted, less like {title} from now on.")
-
-    def _feedback(self, slots: Mapping[str, Any], state: DialogueState, action: str, reply: str) -> Turn:
+    def _on_point(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
+        """A bare reference ("the second one", "that one"): the product in focus, described; the
+        cart is left alone."""
         sku = self._referenced(slots, state)
         product = self._get(sku) if sku else None
         if product is None:
             return self._which(state)
-        self.catalog.feedback(product.sku, action)
-        return Turn(reply.format(title=product.title), replace(state, focus=product.sku))
+        in_cart = carts.quantity_of(state.cart, product.sku)
+        then = "It is in your cart." if in_cart else "Say “add it to my cart” to take it, or ask me about it."
+        described = _first_sentence(product.description)
+        return Turn(
+            f"{summary(product)}{f' {described}' if described else ''} {then}",
+            replace(state, focus=product.sku),
+            suggestions=["add it to my cart", "tell me more about it", "similar ones"],
+        )
+
+    def _on_add_to_cart(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
+        if not carts.asks_to_add(text):
+            return self._on_point(text, slots, state)
+        sku = self._referenced(slots, state)
+        product = self._get(sku) if sku else None
+        if product is None:
+            return self._which(state, "Which one should I add? Say for example “the second one”.")
+        state = replace(state, focus=product.sku)
+        quantity = carts.said_quantity(text)
+        if carts.quantity_of(state.cart, product.sku) and quantity is None and not carts.asks_again(text):
+            return Turn(
+                f"{product.title} is already in your cart. Say “add another” for one more.",
+                state,
+                suggestions=["add another", "what's in my cart?"],
+            )
+        self.catalog.feedback(product.sku, "add_to_cart")
+        cart = carts.added(state.cart, product.sku, quantity or 1)
+        return Turn(
+            f"Added {f'{quantity} × ' if quantity and quantity > 1 else ''}{product.title} to your cart. "
+            f"{self._cart_total(cart)}",
+            replace(state, cart=cart),
+            suggestions=["what's in my cart?", "remove it from my cart"],
+        )
+
+    # ------------------------------------------------------------------ the cart
+
+    def _on_cart(
+        self, text: str, request: carts.CartRequest, slots: Mapping[str, Any], state: DialogueState
+    ) -> Turn:
+        cart = state.cart
+        if request.action == "show":
+            return Turn(self._cart_text(cart), state, suggestions=_cart_steps(cart))
+        if request.action == "checkout":
+            held = f" {self._cart_total(cart)}" if cart else " Your cart is empty."
+            return Turn(
+                "I can't take orders or payments in this chat: please use the shop's checkout to buy." + held,
+                state,
+                suggestions=["what's in my cart?"],
+            )
+        if request.action == "clear":
+            return Turn("I emptied your cart.", replace(state, cart=[]), suggestions=SUGGESTIONS[:2])
+        sku = self._cart_target(text, slots, state)
+        product = self._get(sku) if sku else None
+        if request.action == "remove":
+            if not cart:
+                return Turn("Your cart is empty.", state)
+            if product is None or not carts.quantity_of(cart, product.sku):
+                return Turn(
+                    f"Which item should I remove? {self._cart_text(cart)}",
+                    state,
+                    suggestions=_cart_steps(cart),
+                )
+            cart = carts.without(cart, product.sku)
+            return Turn(
+                f"Removed {product.title} from your cart. {self._cart_total(cart)}",
+                replace(state, cart=cart),
+                suggestions=_cart_steps(cart),
+            )
+        if product is None:  # a quantity
+            return self._which(
+                state, "Which product do you want that many of? Say for example “two of the first one”."
+            )
+        assert request.quantity is not None
+        if not carts.quantity_of(cart, product.sku):
+            self.catalog.feedback(product.sku, "add_to_cart")
+        cart = carts.with_quantity(cart, product.sku, request.quantity)
+        return Turn(
+            f"Your cart now has {request.quantity} × {product.title}. {self._cart_total(cart)}",
+            replace(state, cart=cart, focus=product.sku),
+            suggestions=_cart_steps(cart),
+        )
+
+    def _cart_target(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> str | None:
+        """The product a cart request means: the one referenced (in the last list, else the
+        cart's own order), the one in focus, the cart's only item, or the item whose title the
+        words name."""
+        held = carts.skus(state.cart)
+        if slots.get("reference"):
+            position = slots["reference"][0]
+            listed = self._positions([position], state)[0]
+            if listed in held:
+                return listed
+            index = position - 1 if position > 0 else len(held) + position
+            return held[index] if 0 <= index < len(held) else listed
+        words = set(text.lower().split()) - {"the", "a", "my", "from", "cart", "remove", "it", "one"}
+        named = [view for view in self.catalog.products(held) if words & set(view.title.lower().split())]
+        if len(named) == 1:
+            return named[0].sku
+        if state.focus and (state.focus in held or not held):
+            return state.focus
+        return held[0] if len(held) == 1 else None
+
+    def _cart_text(self, cart: carts.Cart) -> str:
+        if not cart:
+            return "Your cart is empty."
+        views = {view.sku: view for view in self.catalog.products(carts.skus(cart))}
+        listed = [
+            f"{line['quantity']} × {view.title} ({_money(view.price, view.currency)} each)"
+            for line in cart
+            if (view := views.get(line["sku"])) is not None
+        ]
+        count = carts.item_count(cart)
+        items = f"{count} item{'s' * (count != 1)}"
+        return f"In your cart: {'; '.join(listed)}. Total: {self._money_by_currency(cart)} ({items})."
+
+    def _cart_total(self, cart: carts.Cart) -> str:
+        """The cart's size and its total in each currency: "3 items, 2,120.00 SAR and 49.99 USD"."""
+        if not cart:
+            return "Your cart is empty."
+        count = carts.item_count(cart)
+        return f"Your cart: {count} item{'s' * (count != 1)}, {self._money_by_currency(cart)}."
+
+    def _money_by_currency(self, cart: carts.Cart) -> str:
+        """The cart's total in each currency it holds: "2,120.00 SAR and 49.99 USD"."""
+        views = {view.sku: view for view in self.catalog.products(carts.skus(cart))}
+        totals: dict[str, float] = {}
+        for line in cart:
+            view = views.get(line["sku"])
+            if view is not None:
+                totals[view.currency] = totals.get(view.currency, 0.0) + view.price * line["quantity"]
+        return " and ".join(_money(total, currency) for currency, total in totals.items())
+
+    def react(self, sku: str, action: str, state: DialogueState) -> DialogueState:
+        """A product card's button (``like``, ``dislike``, ``add_to_cart``, ``click``): the feedback
+        is recorded and the state follows. "Add to cart" on a product already there adds nothing."""
+        self.catalog.feedback(sku, action)
+        liked = [item for item in state.liked if item != sku]
+        match action:
+            case "add_to_cart":
+                cart = state.cart if carts.quantity_of(state.cart, sku) else carts.added(state.cart, sku)
+                return replace(state, cart=cart, focus=sku)
+            case "like":
+                return replace(state, liked=[*liked, sku], focus=sku)
+            case "dislike":
+                return replace(state, liked=liked, focus=sku)
+        return replace(state, focus=sku)
+
+    def _on_feedback_positive(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
+        return self._feedback(text, slots, state, "like", "Glad you like {title}. I'll keep that in mind.")
+
+    def _on_feedback_negative(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
+        return self._feedback(text, slots, state, "dislike", "Noted, less like {title} from now on.")
+
+    def _feedback(
+        self, text: str, slots: Mapping[str, Any], state: DialogueState, action: str, reply: str
+    ) -> Turn:
+        if "reference" not in slots and any(slot in FILTER_SLOTS for slot in slots):
+            # "I don't like velvet", "I love oak": about the search, not a product.
+            return self._on_refine(text, slots, state)
+        sku = self._referenced(slots, state)
+        product = self._get(sku) if sku else None
+        if product is None:
+            return self._which(state)
+        return Turn(reply.format(title=product.title), self.react(product.sku, action, state))
 
     def _get(self, sku: str) -> ProductView | None:
         found = self.catalog.products([sku])
@@ -331,19 +533,22 @@ class DialogueManager:
     # ------------------------------------------------------------------ talk
 
     def _on_reset(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
+        """A new conversation; the cart and the liked products are the shopper's, and stay."""
         return Turn(
-            "Starting afresh. What are you looking for?", DialogueState(), suggestions=SUGGESTIONS[:2]
+            "Starting afresh. What are you looking for?",
+            DialogueState(cart=state.cart, liked=state.liked),
+            suggestions=self.examples(),
         )
 
     def _on_greet(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
-        return Turn("Hello! Tell me what you are looking for.", state, suggestions=SUGGESTIONS[:2])
+        return Turn("Hello! Tell me what you are looking for.", state, suggestions=self.examples())
 
     def _on_help(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
         return Turn(
             "Describe a product (type, colour, material, budget); then say “cheaper”, “more”, "
             "“compare the first two”, “how wide is it” or “add it to my cart”.",
             state,
-            suggestions=SUGGESTIONS,
+            suggestions=[*self.examples()[:2], *FOLLOW_UPS],
         )
 
     def _on_goodbye(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
@@ -351,13 +556,59 @@ class DialogueManager:
 
     def _on_out_of_scope(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
         return Turn(
-            "I can only help with products in this shop. Try one of these:", state, suggestions=SUGGESTIONS
+            "I can only help with products in this shop. Try one of these:",
+            state,
+            suggestions=self.examples(),
         )
+
+    def _on_shop_question(self, topic: str, state: DialogueState) -> Turn:
+        """What the shop sells and which brands, from the catalog; policies are not known here."""
+        overview = self.catalog.overview()
+        if topic == "brands" and overview.brands:
+            shown = overview.brands[:SHOWN_NAMES]
+            more = (
+                f", and {len(overview.brands) - len(shown)} more" if len(overview.brands) > len(shown) else ""
+            )
+            return Turn(f"Brands here include {', '.join(shown)}{more}.", state, suggestions=shown[:4])
+        if topic == "range" and overview.types:
+            shown = overview.types[:SHOWN_NAMES]
+            return Turn(
+                f"We sell {', '.join(map(plural_of, shown))}, and more. What are you looking for?",
+                state,
+                suggestions=shown[:4],
+            )
+        return Turn(
+            "I can't answer questions about delivery, returns, payment or the shop itself; the shop's "
+            "pages or staff can. I can help you find products.",
+            state,
+            suggestions=self.examples(),
+        )
+
+    def _guide(self, text: str, state: DialogueState) -> Turn:
+        """A vague request ("a gift for my dad", "stuff"): one question, with kinds of product and
+        budgets from the catalog as chips; the answer is searched."""
+        overview = self.catalog.overview()
+        gift = re.search(r"\b(gift|present|birthday|christmas|anniversary|for (my|our|a) )", text.lower())
+        question = (
+            "Happy to help. What do they like, or what is it for? Or pick a kind of product or a budget:"
+            if gift
+            else "What kind of product are you after? For example:"
+        )
+        return Turn(
+            question,
+            replace(state, pending="interest"),
+            suggestions=[*overview.types[:4], *overview.price_bands[:2]],
+        )
+
+    def examples(self) -> list[str]:
+        """Requests to try, from the catalog's most stocked types."""
+        types = self.catalog.overview().types
+        return types[:4] if types else SUGGESTIONS[:2]
 
     def _clarify(
         self, state: DialogueState, question: str = "I am not sure what you mean. Did you want one of these?"
     ) -> Turn:
-        return Turn(question, state, suggestions=SUGGESTIONS)
+        return Turn(question, state, suggestions=[*self.examples()[:2], *FOLLOW_UPS[:2]])
 
     def _which(
         self,
@@ -374,13 +625,17 @@ def fresh_list(state: DialogueState, found: Sequence[ProductView]) -> DialogueSt
 
 
 def merged(
-    constraints: Mapping[str, Any], slots: Mapping[str, Any], prices_shown: Sequence[float]
+    constraints: Mapping[str, Any],
+    slots: Mapping[str, Any],
+    prices_shown: Sequence[float],
+    currency: str = "",
 ) -> tuple[dict[str, Any], str]:
     """A refinement applied to active constraints, and the phrase naming a new price bound.
 
     New values override a slot; exclusions add up and take the value out of the wanted list;
     ``price_relative`` moves the bound past the focused product or the median shown price and
     lifts the opposite bound: after "cheaper", "more expensive" must not stay under the old ceiling.
+    The new bound is in ``currency``, the one the shown prices are in.
     """
     result = dict(constraints)
     for slot, value in slots.items():
@@ -398,14 +653,21 @@ def merged(
     direction = slots.get("price_relative")
     if direction and prices_shown:
         reference = statistics.median(prices_shown)
+        same_currency = not currency or constraints.get("currency") in (None, currency)
+        if currency:
+            result["currency"] = currency
+        unit = f" {currency}" if currency else ""
         if direction == "lower":
-            result["price_max"] = round(reference * 0.999, 2)
+            # Below what was shown, in whole cents, and never above the budget already said.
+            ceiling = math.ceil(reference * 100) / 100 - 0.01
+            said = constraints.get("price_max") if same_currency else None
+            result["price_max"] = round(min(ceiling, said) if said is not None else ceiling, 2)
             result.pop("price_min", None)
-            note = f" under {reference:,.0f}"
+            note = f" under {reference:,.0f}{unit}"
         else:
             result["price_min"] = round(reference * 1.001, 2)
             result.pop("price_max", None)
-            note = f" over {reference:,.0f}"
+            note = f" over {reference:,.0f}{unit}"
     return result, note
 
 
@@ -498,6 +760,55 @@ def _concrete(frame: Frame) -> bool:
     """A search or refinement with a hard constraint (a budget, a brand, a colour...): acting on it
     beats asking, however unsure the parser is of the intent."""
     return frame.intent in ("search", "refine") and any(slot in FILTER_SLOTS for slot in frame.slots)
+
+
+def summary(product: ProductView) -> str:
+    """A product in one sentence: "KIVIK 3-seat sofa: 2,995.00 SAR, by IKEA, grey, 228 × 95 × 83 cm."."""
+    facts = [_money(product.price, product.currency)]
+    if product.brand:
+        facts.append(f"by {product.brand}")
+    for name in ("color", "material"):
+        value = field_value(product, name)
+        if value:
+            facts.append(str(value))
+    sizes = [
+        str(product.attributes[name]) for name in ("width", "depth", "height") if product.attributes.get(name)
+    ]
+    if len(sizes) == 3:
+        facts.append(f"{' × '.join(sizes)} cm")
+    if product.rating is not None:
+        facts.append(f"rated {product.rating:g}/5")
+    return f"{product.title}: {', '.join(facts)}."
+
+
+def _first_sentence(text: str, limit: int = 200) -> str:
+    """The description's first sentence (at most ``limit`` characters), ending in one stop."""
+    sentence = re.split(r"(?<=[.!?])\s", " ".join(text.split()), maxsplit=1)[0] if text else ""
+    sentence = sentence[:limit].rstrip(" .")
+    return f"{sentence}." if sentence else ""
+
+
+def plural_of(name: str) -> str:
+    return name if name.endswith("s") else f"{name}s"
+
+
+def _money(amount: float, currency: str) -> str:
+    return f"{amount:,.2f} {currency}".strip()
+
+
+def _cart_steps(cart: carts.Cart) -> list[str]:
+    return ["checkout", "empty my cart"] if cart else ["cheaper", "more"]
+
+
+def _only_points(text: str) -> bool:
+    """Words that only point at a product: "the second one", "that one?"."""
+    return bool(
+        re.fullmatch(
+            r"\W*(and |what about |how about |show me |tell me about )?(the |that |this )?((\w+) )?"
+            r"(one|item|product)( please)?\W*",
+            text.lower(),
+        )
+    )
 
 
 def _next_steps(found: Sequence[ProductView]) -> list[str]:

@@ -3,6 +3,8 @@
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .cart import lines
+
 
 @dataclass
 class DialogueState:
@@ -20,7 +22,12 @@ class DialogueState:
     """The product "it" and "that one" mean."""
     similar_to: str | None = None
     """The product the list shows neighbours of, so that "more" pages on through them."""
-    cart: list[str] = field(default_factory=list)
+    cart: list[dict[str, Any]] = field(default_factory=list)
+    """``{"sku", "quantity"}`` lines (``cart.py``); the session's, kept by new searches and resets."""
+    liked: list[str] = field(default_factory=list)
+    """SKUs the shopper liked, so that the page shows them liked after a reload."""
+    pending: str = ""
+    """What a guided question waits for: ``"interest"`` after "a gift for my dad"."""
     turns: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -28,6 +35,9 @@ class DialogueState:
 
     @classmethod
     def from_dict(cls, stored: dict[str, Any] | None) -> "DialogueState":
-        """The state stored by ``as_dict``; unknown keys (older layouts) are ignored."""
+        """The state stored by ``as_dict``; unknown keys (older layouts) are ignored and a cart
+        stored as a list of SKUs becomes lines."""
         known = {name: value for name, value in (stored or {}).items() if name in cls.__dataclass_fields__}
-        return cls(**known)
+        state = cls(**known)
+        state.cart = lines(state.cart)
+        return state

@@ -5,6 +5,7 @@ answers with before a parser has been trained. Slot values go through the
 same normalisation as the model's spans, so only the finding differs.
 """
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -55,6 +56,8 @@ _PRODUCT_SLOTS = frozenset(
 _SORT = (
     r"\b(cheapest( first)?|lowest price|price (low|high) to (high|low)|most expensive|highest (price|rated)|"
     r"priciest|dearest|(sort(ed)?|order(ed)?) by (price|rating|popularity)( (high|low) to (high|low))?|"
+    r"(better|higher|highly|well) (rated|reviewed)|better reviews|"
+    r"(low|lowest|high|highest) to (high|highest|low|lowest)|"
     r"best (rated|reviewed|selling)|top rated|most popular|bestselling)\b"
 )
 _RELATIVE = (
@@ -87,11 +90,15 @@ class KeywordParser:
     def parse(self, text: str) -> Frame:
         lowered = " ".join(split_words(text))
         slots = extract_slots(lowered, self.brands)
+        # "with adjustable armrests": what the product has, not what it is.
+        named = functools.reduce(
+            lambda text, feature: text.replace(feature, " "), slots.get("feature", []), lowered
+        )
         for slot, phrases in self.phrases.items():
-            found = _longest_phrases(lowered, phrases)
+            found = _longest_phrases(named if slot == "category" else lowered, phrases)
             if found:
                 slots[slot] = found if slot in ("style", "feature") else found[0]
-        if "category" not in slots and (typed := _misspelt_category(lowered.split(), self.vocabulary)):
+        if "category" not in slots and (typed := _misspelt_category(named.split(), self.vocabulary)):
             slots["category"] = typed
         for slot, pattern in (("size", _SIZE), ("sort", _SORT), ("price_relative", _RELATIVE)):
             if match := re.search(pattern, lowered):

@@ -56,9 +56,19 @@ def with_rule_slots(frame: Frame, rules: Frame) -> Frame:
     A number the rules read as a measure ("less than 120 cm wide") is not a price, whatever the
     model tagged.
     """
+    if frame.intent == "feedback_negative" and "reference" not in frame.slots:
+        # "I don't like velvet" is about the search: the exclusions the rules read.
+        unwanted = {slot: value for slot, value in rules.slots.items() if SLOT_TABLE[slot].excludes}
+        return Frame(frame.intent, frame.confidence, {**unwanted, **frame.slots}) if unwanted else frame
     if frame.intent not in ("search", "refine"):
         return frame
     slots = dict(frame.slots)
+    if any(str(slots.get("category", "\0")) in feature for feature in rules.slots.get("feature", [])):
+        slots.pop("category")  # "with adjustable armrests": what it has, not what it is
+    if "sort" in rules.slots and "price_relative" in slots and "price_relative" not in rules.slots:
+        # "better rated ones": an order, not a price.
+        slots.pop("price_relative")
+        slots["sort"] = rules.slots["sort"]
     measured = {
         bound
         for measure in rules.slots.get("dimension", [])
@@ -69,6 +79,8 @@ def with_rule_slots(frame: Frame, rules: Frame) -> Frame:
             slots.pop(bound)
     unread = rules.slots.keys() - slots.keys()
     missing = {slot: rules.slots[slot] for slot in FILTER_SLOTS if slot in unread}
+    if "sort" in rules.slots and "sort" not in slots:
+        missing["sort"] = rules.slots["sort"]
     if not missing and slots == frame.slots:
         return frame
     return Frame(frame.intent, frame.confidence, {**slots, **missing})

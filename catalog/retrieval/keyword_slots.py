@@ -38,7 +38,7 @@ _AT_LEAST = re.compile(r"(?:\b(?:over|above|more than|at least|min(?:imum)?|from
 _OR_LESS = re.compile(_AMOUNT + r"\s*(?:or less|or under|or below|max(?:imum)?)\b", re.I)
 _OR_MORE = re.compile(_AMOUNT + r"\s*(?:or more|and up|and above|or above|\+)", re.I)
 _NEGATION = (
-    r"(?:not|no|without|except|excluding|non|aren't|isn't|arent|nothing|"
+    r"(?:not|no|without|except|excluding|non|aren't|isn't|arent|nothing|don't|dont|doesn't|hate|dislike|"
     r"(?:anything|everything|any|all)\s+(?:but|except)|other\s+than|apart\s+from|besides)"
 )
 # "not otterbox or lifeproof", "no red, pink or orange": the terms after a negated one.

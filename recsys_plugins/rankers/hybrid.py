@@ -12,6 +12,8 @@ from .base import Candidates, RankerInfo, RankingContext, Scores, as_scores
 
 NAME = "hybrid"
 RETRIEVAL = "retrieval"
+RETRIEVAL_REASON = "matches your search"
+"""The reason given for retrieval's part; the search service replaces it with what matched."""
 """The weight name of the score retrieval found a candidate with (semantic + lexical fusion)."""
 EXPLAINED_PARTS = 2
 EXPLAINED_SHARE = 0.2
@@ -111,7 +113,7 @@ class HybridRanker:
             if part < EXPLAINED_SHARE * max(sum(parts.values()), 1e-9):
                 break
             reason = (
-                "matches your search"
+                RETRIEVAL_REASON
                 if name == RETRIEVAL
                 else self.plugins.hook.aisle_explain_score(
                     ranker=name, product_id=product_id, parts={name: part}, context=context

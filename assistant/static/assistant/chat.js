@@ -10,7 +10,20 @@
   const statusEl = document.getElementById('connection-status');
   const typingEl = document.getElementById('typing');
   const cartCountEl = document.getElementById('cart-count');
+  const cartItemsEl = document.getElementById('cart-items');
+  const cartTotalEl = document.getElementById('cart-total');
   const resetBtn = document.getElementById('new-conversation');
+
+  // The shopper's cart and liked products (the session's, kept across new conversations), and
+  // requests to try, from the catalog: both rendered into the page by the server.
+  function readJson(id, fallback) {
+    const node = document.getElementById(id);
+    try { return node ? JSON.parse(node.textContent) : fallback; } catch { return fallback; }
+  }
+  const standing = readJson('aisle-standing', { cart: { items: [], count: 0, totals: {} }, liked: [] });
+  const examples = readJson('aisle-examples', []);
+  let inCart = new Set((standing.cart.items || []).map((item) => String(item.sku)));
+  let liked = new Set((standing.liked || []).map(String));
 
   const WS_URL = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/chat/';
   const MAX_DELAY = 30000;
@@ -103,7 +116,52 @@
   }
 
   function sendFeedback(sku, action, button) {
+    // "In cart" does not add the product a second time; saying "add another" does.
+    if (action === 'add_to_cart' && inCart.has(sku)) return;
     if (send({ type: 'feedback', sku, action }) && button) button.classList.add('pending');
+  }
+
+  function renderCart(cart) {
+    if (!cart || typeof cart !== 'object') return;
+    const items = Array.isArray(cart.items) ? cart.items : [];
+    inCart = new Set(items.map((item) => str(item.sku)));
+    cartCountEl.textContent = String(Number(cart.count) || 0);
+    const rows = items.map((item) => {
+      const li = el('li');
+      li.dataset.sku = str(item.sku);
+      li.append(el('span', 'quantity', `${Number(item.quantity) || 1} ×`), ' ', el('span', 'title', str(item.title)));
+      const price = formatPrice(item.price, item.currency);
+      if (price) li.append(' ', el('span', 'price', price));
+      const remove = el('button', 'remove secondary', 'Remove');
+      remove.type = 'button';
+      remove.setAttribute('aria-label', `Remove ${str(item.title)} from the cart`);
+      remove.addEventListener('click', () => sendMessage(`remove “${str(item.title)}” from my cart`));
+      li.append(' ', remove);
+      return li;
+    });
+    if (!rows.length) rows.push(el('li', 'empty', 'Your cart is empty.'));
+    cartItemsEl.replaceChildren(...rows);
+    const totals = Object.entries(cart.totals || {}).map(([currency, total]) => formatPrice(total, currency));
+    cartTotalEl.textContent = totals.length ? `Total: ${totals.join(' + ')}` : '';
+    markStanding();
+  }
+
+  // Cards show what the shopper did with them: liked, in the cart (also after a reload).
+  function markStanding() {
+    messagesEl.querySelectorAll('.product-card').forEach((card) => {
+      const sku = card.dataset.sku;
+      const add = card.querySelector('button[data-action="add_to_cart"]');
+      if (add) {
+        add.textContent = inCart.has(sku) ? 'In cart' : 'Add to cart';
+        add.classList.toggle('done', inCart.has(sku));
+        add.setAttribute('aria-pressed', String(inCart.has(sku)));
+      }
+      const like = card.querySelector('button[data-action="like"]');
+      if (like) {
+        like.classList.toggle('done', liked.has(sku));
+        like.setAttribute('aria-pressed', String(liked.has(sku)));
+      }
+    });
   }
 
   // ---------- rendering ----------
@@ -164,8 +222,8 @@
     if (p.explanation) body.append(el('p', 'explanation', p.explanation));
 
     const actions = el('div', 'actions');
-    for (const [action, label] of [['like', 'Like'], ['dislike', 'Dislike'], ['add_to_cart', 'Add to cart']]) {
-      const b = el('button', `feedback ${action}`, label);
+    for (const [action, label] of [['add_to_cart', 'Add to cart'], ['like', 'Like'], ['dislike', 'Dislike']]) {
+      const b = el('button', `feedback ${action}${action === 'add_to_cart' ? ' primary' : ''}`, label);
       b.type = 'button';
       b.dataset.action = action;
       b.setAttribute('aria-label', `${label}: ${title}`);
@@ -247,6 +305,7 @@
       msg.append(renderSuggestions(extra.suggestions));
     }
     messagesEl.append(msg);
+    markStanding();
     scrollToBottom();
     return msg;
   }
@@ -267,6 +326,10 @@
     });
   }
 
+  function greet() {
+    addMessage('assistant', 'Hello! Tell me what you are looking for.', { suggestions: examples });
+  }
+
   // ---------- incoming ----------
   function handle(data) {
     let msg;
@@ -279,16 +342,15 @@
     switch (msg && msg.type) {
       case 'reply':
         setTyping(false);
-        if (msg.state && typeof msg.state === 'object') {
-          cartCountEl.textContent = String(Array.isArray(msg.state.cart) ? msg.state.cart.length : 0);
-        }
         addMessage('assistant', msg.text, {
           products: msg.products, compare: msg.compare, suggestions: msg.suggestions,
         });
+        renderCart(msg.cart);
         break;
       case 'ack':
         markAck(msg.sku, msg.action);
-        if (msg.action === 'add_to_cart') cartCountEl.textContent = String(Number(cartCountEl.textContent) + 1);
+        if (Array.isArray(msg.liked)) liked = new Set(msg.liked.map(str));
+        renderCart(msg.cart);
         break;
       case 'history':
         setTyping(false);
@@ -297,6 +359,7 @@
           const role = m.role === 'user' ? 'user' : 'assistant';
           addMessage(role, m.text, { products: m.products, compare: m.compare, createdAt: m.created_at });
         }
+        if (!messagesEl.childElementCount) greet();
         break;
       case 'error':
         setTyping(false);
@@ -378,5 +441,7 @@
   window.addEventListener('online', () => { if (!ws) connect(); });
 
   setConnected(false);
+  renderCart(standing.cart);
+  greet();
   connect();
 })();

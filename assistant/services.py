@@ -293,6 +293,26 @@ def cart_view(cart: carts.Cart, shop: "ShopCatalog") -> dict[str, Any]:
     return {"items": items, "count": sum(item["quantity"] for item in items), "totals": totals}
 
 
+def product_details(sku: str) -> dict[str, Any] | None:
+    """An active product's card plus its description, stock, rating count and attributes."""
+    product = (
+        Product.objects.active()
+        .select_related("brand")
+        .prefetch_related("categories", "attribute_values__attribute")
+        .filter(sku=sku)
+        .first()
+    )
+    if product is None:
+        return None
+    return {
+        **product_card(product, ""),
+        "description": product.description,
+        "stock": product.stock,
+        "rating_count": product.rating_count,
+        "attributes": product.attribute_dict(),
+    }
+
+
 def catalog_overview() -> Overview:
     """The shop's most stocked kinds of product, its brands by products and budget bands."""
     brands = (

@@ -9,4 +9,5 @@ urlpatterns = [
     path("api/chat/", views.api_chat, name="api-chat"),
     path("api/search/", views.api_search, name="api-search"),
     path("api/feedback/", views.api_feedback, name="api-feedback"),
+    path("api/products/<str:sku>/", views.api_product, name="api-product"),
 ]

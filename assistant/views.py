@@ -24,6 +24,7 @@ from .messages import (
 )
 
 MAX_K = 50
+MAX_SKU = 100
 
 
 def chat_page(request: HttpRequest) -> HttpResponse:
@@ -56,6 +57,15 @@ def api_chat(request: HttpRequest) -> JsonResponse:
     except ProtocolError as problem:
         return _error(problem)
     return JsonResponse({**services.chat_turn(api_key(session), text), "session": session})
+
+
+@require_GET
+def api_product(request: HttpRequest, sku: str) -> JsonResponse:
+    """One active product with all its fields, for the page's product detail view."""
+    product = services.product_details(sku) if len(sku) <= MAX_SKU and sku.isprintable() else None
+    if product is None:
+        return _error(ProtocolError("unknown_sku", f"No product with SKU {sku!r}."), status=404)
+    return JsonResponse(product)
 
 
 @require_GET

@@ -346,6 +346,15 @@ def test_the_cart_panel_pointing_and_a_yes_no_question(
         sku = second.get_attribute("data-sku")
         second = page.locator(f'.product-card[data-sku="{sku}"]').first  # not "the last reply's"
 
+        second.locator("button.details").click()  # every field of the product
+        detail = page.locator("#product-detail")
+        expect(detail).to_be_visible()
+        expect(detail.locator("h2")).to_have_text(title)
+        expect(detail.locator("dt").first).to_be_visible()
+        page.screenshot(path=str(tmp_path / "detail.png"))
+        detail.locator("button.close").click()
+        expect(detail).to_be_hidden()
+
         say(page, "the second one")  # points, never buys
         expect(page.locator(".msg.assistant").last).to_contain_text(title)
         expect(page.locator("#cart-count")).to_have_text("0")

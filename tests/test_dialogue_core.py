@@ -632,3 +632,24 @@ def test_a_vague_request_gets_one_question_and_the_answer_is_searched(shop):
     assert answered.products  # searched, not read as a like
     stuff = say(manager, DialogueState(), "goodbye", "stuff")
     assert stuff.text.startswith("What kind of product")
+
+
+def test_the_cheapest_one_is_an_order_not_a_pointer(shop):
+    manager = DialogueManager(shop)
+    turn = say(manager, listed(manager), "refine", "the cheapest one please", sort="price_asc")
+    assert skus(turn) == ["S3", "S1", "S4", "S2"]  # 649, 899, 1,299, 1,899 EUR
+
+
+def test_a_question_about_it_with_nothing_shown_asks_which_product(shop):
+    turn = say(
+        DialogueManager(shop), DialogueState(), "product_question", "how tall is it?", attribute="dimensions"
+    )
+    assert turn.text.startswith("Which product do you mean?")
+    assert turn.products == []
+
+
+def test_add_another_adds_one_more_of_the_product_in_focus(shop):
+    manager = DialogueManager(shop)
+    state = say(manager, listed(manager), "add_to_cart", "add the first one", reference=[1]).state
+    again = say(manager, state, "out_of_scope", "add another", confidence=0.5)
+    assert again.state.cart == [{"sku": "S1", "quantity": 2}]

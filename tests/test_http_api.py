@@ -5,6 +5,7 @@ import json
 import pytest
 
 from assistant.models import Message
+from catalog.models import Product
 from recsys_plugins.models import FeedbackEvent
 
 
@@ -118,3 +119,18 @@ def test_chat_page_sets_a_session_and_loads_the_script(client):
     assert response.status_code == 200
     assert "sessionid" in response.cookies
     assert b"assistant/chat.js" in response.content
+
+
+@pytest.mark.django_db
+def test_a_products_every_field_for_the_detail_view(client, indexed_catalog):
+    product = Product.objects.get(sku=indexed_catalog[0])
+    body = client.get(f"/api/products/{product.sku}/").json()
+    assert (body["sku"], body["title"], body["price"]) == (product.sku, product.title, float(product.price))
+    assert body["description"] == product.description
+    assert body["attributes"] == product.attribute_dict()
+    assert body["attributes"]
+    missing = client.get("/api/products/NOPE/")
+    assert (missing.status_code, missing.json()["code"]) == (404, "unknown_sku")
+    assert client.get("/api/products/%00/").status_code == 404
+    Product.objects.filter(pk=product.pk).update(is_active=False)
+    assert client.get(f"/api/products/{product.sku}/").status_code == 404

@@ -38,7 +38,8 @@ _NAMES_AN_ITEM = re.compile(
     rf"\b({_CART}|it|that|this|them|(the )?(first|second|third|fourth|fifth|last|\d+(st|nd|rd|th)) one)\b"
 )
 _POINTER = re.compile(
-    r"\b(it|that|this|those|these|them)\b|\b(first|second|third|fourth|fifth|last|\d+(st|nd|rd|th)) one\b"
+    r"\b(it|that|this|those|these|them|another|one more)\b|"
+    r"\b(first|second|third|fourth|fifth|last|\d+(st|nd|rd|th)) one\b"
 )
 _CHECKOUT = re.compile(
     r"\b(check ?out|checkout|pay( for it| now)?|place (an |my )?order|buy (it |them )?now|"

@@ -150,12 +150,18 @@ class DialogueManager:
                 frame = Frame("product_question", frame.confidence, frame.slots)
             elif frame.intent != "add_to_cart" and carts.adds_a_shown_product(text):
                 frame = Frame("add_to_cart", frame.confidence, frame.slots)
+            elif (
+                "sort" in frame.slots
+                and "reference" not in frame.slots
+                and frame.intent not in ("search", "refine")
+            ):
+                frame = Frame("refine", frame.confidence, frame.slots)  # "better rated ones?"
         pending = state.pending and frame.intent not in ("reset", "goodbye", "greet", "help")
         state = replace(state, pending="")
         if (
             pending
             or (frame.intent == "out_of_scope" and frame.confidence < OUT_OF_SCOPE_SURE)
-            or _is_a_search(frame, state)
+            or _is_a_search(frame, state, text)
         ):
             frame = Frame("search", frame.confidence, frame.slots)
         # Unsure of a follow-up, ask; unsure of a first request, look (in a shop that is the better
@@ -230,7 +236,7 @@ class DialogueManager:
                 f"Sorry, we don't sell {results.not_sold}."
                 + (f" The closest we have: {', '.join(results.closest)}." if results.closest else ""),
                 fresh_list(state, []),
-                suggestions=results.closest or SUGGESTIONS[:2],
+                suggestions=results.closest or self.examples(),
             )
         if results.products:
             return self._show(state, results, note)
@@ -298,7 +304,7 @@ class DialogueManager:
         return Turn(
             f"I could not find any {wanted or 'match'}.{offer or ' Try other words?'}",
             fresh_list(state, []),
-            suggestions=suggestions or SUGGESTIONS[:2],
+            suggestions=suggestions or self.examples(),
         )
 
     def _prices_shown(self, state: DialogueState) -> tuple[list[float], str]:
@@ -396,7 +402,7 @@ class DialogueManager:
                 suggestions=["what's in my cart?"],
             )
         if request.action == "clear":
-            return Turn("I emptied your cart.", replace(state, cart=[]), suggestions=SUGGESTIONS[:2])
+            return Turn("I emptied your cart.", replace(state, cart=[]), suggestions=self.examples())
         sku = self._cart_target(text, slots, state)
         product = self._get(sku) if sku else None
         if request.action == "remove":
@@ -746,11 +752,14 @@ def _notes(notes: Sequence[str]) -> str:
     return "".join(f" Note: {note[:1].upper()}{note[1:]}." for note in notes)
 
 
-def _is_a_search(frame: Frame, state: DialogueState) -> bool:
+def _is_a_search(frame: Frame, state: DialogueState, text: str = "") -> bool:
     """Words whose intent has nothing to act on are a search: "hi, any bunk beds?" greets and
-    asks; "how much is the billy bookcase" asks about a product before any list is shown."""
+    asks; "how much is the billy bookcase" asks about a product before any list is shown. "How
+    tall is it?" with nothing shown is not: there is no "it" to search for."""
     if frame.intent in ("greet", "goodbye", "help") and "category" in frame.slots:
         return True
+    if "category" not in frame.slots and re.search(r"\b(it|this one|that one|them)\b", text.lower()):
+        return False
     acts_on_a_list = ("product_question", "compare", "similar", "add_to_cart", "feedback_positive")
     nothing_shown = not state.shown and not state.focus and "reference" not in frame.slots
     return frame.intent in (*acts_on_a_list, "feedback_negative") and nothing_shown
@@ -804,7 +813,8 @@ def _only_points(text: str) -> bool:
     """Words that only point at a product: "the second one", "that one?"."""
     return bool(
         re.fullmatch(
-            r"\W*(and |what about |how about |show me |tell me about )?(the |that |this )?((\w+) )?"
+            r"\W*(and |what about |how about |show me |tell me about )?(the |that |this )?"
+            r"((first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|\d+(st|nd|rd|th)) )?"
             r"(one|item|product)( please)?\W*",
             text.lower(),
         )

@@ -121,6 +121,36 @@
     if (send({ type: 'feedback', sku, action }) && button) button.classList.add('pending');
   }
 
+  // A product's every field, in a dialog: what the catalog says of it.
+  async function showDetails(sku) {
+    const dialog = document.getElementById('product-detail');
+    let product;
+    try {
+      const response = await fetch(`/api/products/${encodeURIComponent(sku)}/`);
+      if (!response.ok) return;
+      product = await response.json();
+    } catch {
+      return;
+    }
+    dialog.querySelector('h2').textContent = str(product.title);
+    dialog.querySelector('.price').textContent = [formatPrice(product.price, product.currency), str(product.brand)]
+      .filter(Boolean).join(' · ');
+    dialog.querySelector('.description').textContent = str(product.description);
+    const rows = [];
+    const fields = { ...(product.attributes || {}) };
+    if (product.rating !== null && product.rating !== undefined) fields.rating = `${product.rating} / 5`;
+    if (product.stock !== null && product.stock !== undefined) fields.stock = product.stock ? 'in stock' : 'out of stock';
+    if (Array.isArray(product.categories) && product.categories.length) fields.category = product.categories.join('; ');
+    const inCm = new Set(['width', 'depth', 'height', 'length', 'diameter']);
+    for (const [name, value] of Object.entries(fields)) {
+      const shown = Array.isArray(value) ? value.join(', ') : str(value);
+      rows.push(el('dt', null, name.replace(/_/g, ' ')));
+      rows.push(el('dd', null, inCm.has(name) && /^[\d.]+$/.test(shown) ? `${shown} cm` : shown));
+    }
+    dialog.querySelector('.fields').replaceChildren(...rows);
+    dialog.showModal();
+  }
+
   function renderCart(cart) {
     if (!cart || typeof cart !== 'object') return;
     const items = Array.isArray(cart.items) ? cart.items : [];
@@ -222,6 +252,10 @@
     if (p.explanation) body.append(el('p', 'explanation', p.explanation));
 
     const actions = el('div', 'actions');
+    const details = el('button', 'details secondary', 'Details');
+    details.type = 'button';
+    details.setAttribute('aria-label', `Details: ${title}`);
+    details.addEventListener('click', () => showDetails(sku));
     for (const [action, label] of [['add_to_cart', 'Add to cart'], ['like', 'Like'], ['dislike', 'Dislike']]) {
       const b = el('button', `feedback ${action}${action === 'add_to_cart' ? ' primary' : ''}`, label);
       b.type = 'button';
@@ -231,6 +265,7 @@
       b.addEventListener('click', () => sendFeedback(sku, action, b));
       actions.append(b);
     }
+    actions.append(details);
     body.append(actions);
     card.append(thumb, body);
     return card;

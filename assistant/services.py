@@ -8,14 +8,16 @@ product search (``assistant.search``: constraints, retrieval, ranking and
 explanations) under the active constraints. A one-shot search is a first turn.
 """
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Max
 
+from catalog.indexing import live_index
 from catalog.links import safe_url
 from catalog.models import Product
 from recsys_plugins import ranking
@@ -314,7 +316,15 @@ def product_details(sku: str) -> dict[str, Any] | None:
 
 
 def catalog_overview() -> Overview:
-    """The shop's most stocked kinds of product, its brands by products and budget bands."""
+    """The shop's most stocked kinds of product, its brands by products and budget bands; computed
+    once per catalog state (greetings and suggestions ask for it on many turns)."""
+    snapshot = live_index().get()
+    state = Product.objects.active().aggregate(products=Count("pk"), changed=Max("updated_at"))
+    return _overview(snapshot.name if snapshot else "", state["products"], state["changed"])
+
+
+@functools.lru_cache(maxsize=4)
+def _overview(version: str, products: int, changed: Any) -> Overview:
     brands = (
         Product.objects.active()
         .exclude(brand=None)

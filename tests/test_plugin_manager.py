@@ -301,7 +301,7 @@ def test_aisle_explain_score_through_the_hybrid_names_the_leading_parts():
     assert all(item.explanation for item in ranking)
     assert {reason for item in ranking for reason in item.explanation.split("; ")} <= {
         "matches your search",
-        "close to what you asked for and to products you chose before",
+        "close to what you asked for and picked before",
     }
 
 

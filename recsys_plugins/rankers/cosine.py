@@ -66,4 +66,4 @@ class CosineRanker:
             return None
         if taste_profile(context) is None:
             return "close to what you asked for"
-        return "close to what you asked for and to products you chose before"
+        return "close to what you asked for and picked before"

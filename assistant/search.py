@@ -76,6 +76,11 @@ class Found:
     3-seat sofa"), which the shopper may have meant."""
     recognised: bool = True
     """Whether the request named a catalog type or words some product has ("hmm" does not)."""
+    exact: int | None = None
+    """When the rest of a kind filled a short page of the asked sub-type ("bed frame" then other
+    beds): how many products lead it that are of the sub-type itself."""
+    kind: str = ""
+    """The kind the page was filled from ("bed"), when ``exact`` is set."""
 
 
 def find_products(
@@ -166,8 +171,12 @@ def find_products(
 
     explained = page(constraints, k)
     used = ranker if context is not None else RETRIEVAL_ORDER
+    exact = None
     if broader is not None and not order:  # the asked sub-type, then its kind
+        exact = len(explained)
         then(broader)
+        if len(explained) == exact:
+            exact = None
     # Only the products shown need their categories and attributes (the pool is k times bigger).
     prefetch_related_objects(
         [hit.product for hit, _, _ in explained], "categories", "attribute_values__attribute"
@@ -181,7 +190,8 @@ def find_products(
         or any(hit.hit.lexical for hit, _, _ in explained)
         or any(snapshot.lexical.knows(word) for word in query.split())
     )
-    return Found(products, constraints, asked, unapplied, used, alternative, recognised)
+    kind = snapshot.types.concepts[asked.concept].label if exact is not None else ""
+    return Found(products, constraints, asked, unapplied, used, alternative, recognised, exact, kind)
 
 
 def kind_of(text: str) -> str | None:
@@ -199,13 +209,16 @@ def kind_of(text: str) -> str | None:
 
 
 def kinds_on_offer(limit: int) -> list[str]:
-    """The catalog's most stocked kinds of product, most first ("sofa", "phone case")."""
+    """The catalog's most stocked kinds of product, most first ("sofa", "phone"); accessories
+    ("case", "cover") are what a shopper asks for once they know the product."""
     snapshot = live_index().get()
     if snapshot is None or snapshot.types is None:
         return []
     vocabulary = snapshot.types
     heads = {kind.head for kind in vocabulary.types if not kind.accessory}
-    offered = [concept for name, concept in vocabulary.concepts.items() if name in heads]
+    offered = [
+        concept for name, concept in vocabulary.concepts.items() if name in heads and not concept.accessory
+    ]
     offered.sort(key=lambda concept: (-concept.count, concept.label))
     return [concept.label for concept in offered[:limit]]
 

@@ -25,7 +25,7 @@ from recsys_plugins.models import FeedbackEvent
 
 from . import parsing
 from .dialogue import cart as carts
-from .dialogue.manager import DialogueManager, Overview, ProductView, Results, Turn, describe
+from .dialogue.manager import DialogueManager, Overview, ProductView, Results, Turn, describe, round_price
 from .dialogue.state import DialogueState
 from .messages import ProductCard, ProtocolError, Reply
 from .models import Conversation, Message
@@ -152,6 +152,10 @@ class ShopCatalog:
             alternative=found.alternative,
             recognised=found.recognised,
             typed=asked is not None and asked.supported,
+            # The plainest of the types matched: "bunk bed frame", not "… / … with underbed".
+            asked=min(asked.label.split(" / "), key=len) if asked is not None and asked.supported else "",
+            exact=found.exact,
+            kind=found.kind,
         )
 
     def similar(
@@ -343,19 +347,13 @@ def _overview(version: str, products: int, changed: Any) -> Overview:
             .values_list("price", flat=True)
         )
         for share in (0.25, 0.5):
-            bound = _round_price(float(ordered[int(len(ordered) * share)]))
+            bound = round_price(float(ordered[int(len(ordered) * share)]))
             bands.append(f"under {bound:,.0f} {currency}")
     return Overview(
         types=kinds_on_offer(OVERVIEW_TYPES),
         brands=[row["brand__name"] for row in brands],
         price_bands=list(dict.fromkeys(bands)),
     )
-
-
-def _round_price(value: float) -> float:
-    """A budget a person would say: 237 -> 250, 1,460 -> 1,500."""
-    step = 10 ** max(0, len(str(int(value))) - 2) * 5 if value >= 100 else 10
-    return max(step, round(value / step) * step)
 
 
 def _reply(turn: Turn, frame: Frame, products: list[ProductCard], shop: "ShopCatalog") -> Reply:

@@ -387,6 +387,13 @@ def test_product_question_answers_from_the_fields_or_says_the_catalog_does_not(s
     assert rating.text == "Luna sofa has no rating yet."
     stock = say(manager, wide.state, "product_question", "is it in stock", attribute="availability")
     assert "in stock" in stock.text
+    # "How much <thing>" asks about the thing, answered from the product's own words, not its price.
+    grey = say(manager, state, "product_question", "how much grey does the first one have?", reference=[1])
+    assert grey.text == "The description says “Deep grey sofa”."
+    price = say(manager, state, "product_question", "how much is the first one?", reference=[1])
+    assert price.text == "Halden sofa costs 899.00 EUR."
+    long = say(manager, state, "product_question", "how long is the first one?", reference=[1])
+    assert long.text == "The catalog does not give the length of Halden sofa; it gives width 220 cm."
 
 
 def test_feedback_intents_record_events(shop):
@@ -614,6 +621,9 @@ def test_disliking_a_material_refines_the_search(shop):
         ("what do you sell?", "We sell sofas"),
         ("do you ship to Canada?", "I can't answer questions about delivery"),
         ("what is your returns policy", "I can't answer questions about delivery"),
+        ("do you price match?", "I can't answer questions about delivery"),
+        ("what's the weather like today?", "I can only help with products in this shop"),
+        ("tell me a joke", "I can only help with products in this shop"),
     ],
 )
 def test_questions_about_the_shop_are_answered_from_the_catalog_or_declined(shop, text, expected):
@@ -634,10 +644,46 @@ def test_a_vague_request_gets_one_question_and_the_answer_is_searched(shop):
     assert stuff.text.startswith("What kind of product")
 
 
+def test_a_budget_in_a_currency_nothing_is_priced_in_shows_the_cheapest_and_says_why(shop):
+    manager = DialogueManager(shop)
+    turn = say(manager, listed(manager), "refine", "under 300 USD", price_max=300, currency="USD")
+    assert turn.text.startswith(
+        "No sofa under 300 USD: nothing like that is priced in USD here, only in EUR."
+    )
+    assert skus(turn)[0] == "S3"  # 649 EUR, the cheapest sofa
+    assert "currency" not in turn.state.constraints
+    assert turn.state.constraints["category"] == "sofa"
+
+
+def test_the_guide_asks_a_budget_next_with_chips_from_the_prices_shown(shop):
+    manager = DialogueManager(shop)
+    asked = say(manager, DialogueState(), "out_of_scope", "something for my new flat")
+    answered = say(manager, asked.state, "search", "she likes sofas", category="sofa")
+    assert answered.text.endswith("Any budget in mind?")
+    bands = [chip for chip in answered.suggestions if chip.startswith("under ")]
+    assert bands
+    assert all(chip.endswith(" EUR") for chip in bands)
+    ceiling = float(bands[0].split()[1].replace(",", ""))
+    assert min(product.price for product in answered.products) <= ceiling
+    picked = say(manager, answered.state, "refine", bands[0], price_max=ceiling)
+    assert picked.products
+    assert all(product.price <= ceiling for product in picked.products)
+    assert picked.state.constraints["category"] == "sofa"
+    declined = say(manager, answered.state, "out_of_scope", "no budget")
+    assert declined.text.startswith("Fine, no budget")
+    assert declined.state.shown == answered.state.shown
+
+
 def test_the_cheapest_one_is_an_order_not_a_pointer(shop):
     manager = DialogueManager(shop)
     turn = say(manager, listed(manager), "refine", "the cheapest one please", sort="price_asc")
     assert skus(turn) == ["S3", "S1", "S4", "S2"]  # 649, 899, 1,299, 1,899 EUR
+    # ... and it names one product: the next "it" is the cheapest.
+    assert turn.state.focus == "S3"
+    taken = say(manager, turn.state, "add_to_cart", "I'll take it")
+    assert taken.state.cart == [{"sku": "S3", "quantity": 1}]
+    ordered = say(manager, listed(manager), "refine", "cheapest first", sort="price_asc")
+    assert ordered.state.focus is None
 
 
 def test_a_question_about_it_with_nothing_shown_asks_which_product(shop):

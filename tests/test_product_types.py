@@ -224,6 +224,8 @@ def test_public_typos_plurals_synonyms(public: TypeVocabulary, encoder: Encoder)
     assert resolved(public, "couch", encoder).concept == "sofa"
     assert resolved(public, "mobile", encoder).concept == "phone"
     assert resolved(public, "chests of drawers", encoder).concept == "chest of drawer"
+    # A count inside an "of" name is still that thing, not its last word ("drawers").
+    assert resolved(public, "white chest of 3 drawers", encoder).concept == "chest of drawer"
 
 
 def test_public_unsupported_and_non_types(public: TypeVocabulary, encoder: Encoder) -> None:

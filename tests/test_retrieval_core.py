@@ -1314,6 +1314,18 @@ def test_negated_price_comparisons_keep_their_meaning(text, slots):
 
 
 @pytest.mark.parametrize(
+    ("text", "slots"),
+    [
+        ("what about in SAR?", {"currency": "SAR"}),
+        ("prices in euros please", {"currency": "EUR"}),
+        ("under 300 riyals in dollars", {"price_max": 300.0, "currency": "SAR"}),  # the amount's own
+    ],
+)
+def test_a_currency_said_without_an_amount_is_a_currency(text, slots):
+    assert extract_slots(text, VOCABULARY) == slots
+
+
+@pytest.mark.parametrize(
     "text", ["case for galaxy s23+", "samsung galaxy s24+ screen protector", "iphone 15 pro max 256gb case"]
 )
 def test_model_names_and_capacities_are_not_read_as_prices(text):

@@ -5,6 +5,7 @@ chat) and judges the reply from the catalog's own fields: the product type is th
 ``type`` attribute, prices and currencies are the products' own.
 """
 
+import collections
 import csv
 import itertools
 import re
@@ -394,3 +395,31 @@ def test_suggestions_come_from_the_catalog(chat):
         reply = Chat(f"{chat.session}-{chip}")(chip)
         assert reply["products"], (chip, reply["text"])
         assert not reply["text"].startswith("Sorry, we don't sell"), (chip, reply["text"])
+
+
+@pytest.mark.django_db
+def test_a_short_page_of_a_narrow_type_counts_it_honestly(chat):
+    kinds = collections.Counter(
+        str(product.attribute_dict().get("type", "")).lower() for product in Product.objects.active()
+    )
+    by_head = collections.Counter()
+    for kind, count in kinds.items():
+        by_head[kind.split()[-1] if kind else ""] += count
+    # Plain words of a well stocked kind ("loft bed frame" of beds): no word of it a filter.
+    narrow = sorted(
+        kind
+        for kind, count in kinds.items()
+        if 2 <= count <= 6 and re.fullmatch(r"[a-z]+ bed frame", kind) and by_head["frame"] >= 20
+    )
+    assert narrow, "the IKEA subset should hold a narrow kind of bed frame"
+    kind = narrow[0]
+    reply = chat(kind)
+    found = re.search(r"\((\d+) [^,]+, then (\d+) other ([^)]+)\)", reply["text"])
+    assert found, reply["text"]
+    exact, other = int(found.group(1)), int(found.group(2))
+    # Of the kind: its type, or one that narrows it further ("bunk bed frame with underbed").
+    assert exact == sum(count for other_kind, count in kinds.items() if kind in other_kind)
+    assert exact + other == len(reply["products"])
+    assert all(kind in product_type(card).lower() for card in reply["products"][:exact])
+    assert not any(kind in product_type(card).lower() for card in reply["products"][exact:])
+    assert f"({exact} {kind}s, then {other} other beds)" in reply["text"]

@@ -40,6 +40,11 @@ _DENIED_BEFORE = re.compile(r"\b(?:no|not|without|excluding|excludes|isn't|aren'
 _DENIED_AFTER = re.compile(
     r"^[\w\s-]{0,15}?\b(?:not included|sold separately|not supplied|excluded|is not|are not|isn't|aren't)\b"
 )
+_ASKED_THING = re.compile(
+    r"^(?:and |so )?(?:how much|how many|what|which|what kind of|what type of)\s+([a-z][a-z ]*?)\s+"
+    r"(?:does|do|is|are|has|have|can|will)\b"
+)
+"""A question about one thing the product has: "how much memory does it have?"."""
 _SENTENCE = re.compile(r"[^.!?;\n]+[.!?]?")
 _STOCK = re.compile(r"\b(in stock|available|sold out|out of stock|stocked|left)\b")
 _NAMED = {
@@ -48,7 +53,10 @@ _NAMED = {
     "old_price": re.compile(r"\b(old price|was price|original price|before the (?:sale|discount))\b"),
     "popularity": re.compile(r"\bpopular(?:ity)?\b"),
     "rating": re.compile(r"\b(rated|rating|ratings|reviews?|stars)\b"),
-    "price": re.compile(r"\b(how much|price|cost|costs)\b"),
+    # "How much is it?", not "how much memory does it have?" (a question about the memory).
+    "price": re.compile(
+        r"\b(how much\b(?!\s+(?!is|are|does|do|did|for|will|would|it|this|that)[a-z])|price|costs?)\b"
+    ),
 }
 
 
@@ -88,7 +96,19 @@ def answer(text: str, product: Answerable, attribute: str | None = None) -> str:
         if _STOCK.search(said):
             return _field_answer(product, "availability")
         return _yes_or_no(said, product)
+    asked = _ASKED_THING.match(said)
+    if asked is not None:
+        return _quoted_answer(asked.group(1), product)
     return _field_answer(product, attribute or "description")
+
+
+def _quoted_answer(thing: str, product: Answerable) -> str:
+    """What the product's own text says of ``thing`` ("memory": "… with 16GB Memory …")."""
+    quote = _quoted(thing, product)
+    if quote is None:
+        return f"The catalog does not give the {thing} of {product.title}."
+    where, snippet, _ = quote
+    return f"The {where} says “{snippet}”."
 
 
 def _asked_measure(said: str) -> str | None:
@@ -103,12 +123,12 @@ def _asked_measure(said: str) -> str | None:
 
 def _measure_answer(product: Answerable, measure: str) -> str:
     attributes = product.attributes
+    parts = [
+        f"{name} {_with_unit(name, attributes[name])}"
+        for name in ("width", "depth", "height", "length")
+        if attributes.get(name) not in (None, "")
+    ]
     if measure == "dimensions":
-        parts = [
-            f"{name} {_with_unit(name, attributes[name])}"
-            for name in ("width", "depth", "height", "length")
-            if attributes.get(name) not in (None, "")
-        ]
         if parts:
             return f"{product.title} measures {', '.join(parts)}."
         size = attributes.get("size")
@@ -117,7 +137,9 @@ def _measure_answer(product: Answerable, measure: str) -> str:
         return f"The catalog does not give the dimensions of {product.title}."
     value = attributes.get(measure)
     if value in (None, ""):
-        return f"The catalog does not give the {measure} of {product.title}."
+        # "How long is the bed?" of a catalog that gives width and depth: what it does give.
+        given = f"; it gives {', '.join(parts)}" if parts else ""
+        return f"The catalog does not give the {measure} of {product.title}{given}."
     adjective = next((word for word, name in MEASURES.items() if name == measure), None)
     if adjective:
         return f"{product.title} is {_with_unit(measure, value)} {adjective}."

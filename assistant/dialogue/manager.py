@@ -25,7 +25,7 @@ from catalog.retrieval.constraints import (
 from . import cart as carts
 from .answers import answer, asks_about_a_product
 from .state import DialogueState
-from .talk import is_vague, shop_question
+from .talk import is_chit_chat, is_vague, shop_question
 
 CONFIDENCE_FLOOR = 0.45
 """Below this the manager asks instead of guessing."""
@@ -74,6 +74,13 @@ class Results:
     """Whether the catalog knew any of the words (a type, a product's words); "hmm" it does not."""
     typed: bool = False
     """Whether the words named a product type the catalog carries, which the results are of."""
+    asked: str = ""
+    """The product type the words named, as the catalog calls it ("bed frame")."""
+    exact: int | None = None
+    """When a short page of the asked type was filled with the rest of its kind ("bed"): how
+    many lead the page that are of the asked type itself."""
+    kind: str = ""
+    """The kind such a page was filled from."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +139,8 @@ class DialogueManager:
     def respond(self, text: str, frame: Frame, state: DialogueState, conversation: bool = True) -> Turn:
         """The reply to ``text`` (read as ``frame``) in ``state``. Outside a ``conversation`` (a
         one-shot search) the words are searched: no cart, no questions about the shop."""
-        state = replace(state, turns=state.turns + 1)
+        # A question the last reply asked ("what do they like?") is answered now or never.
+        pending, state = state.pending, replace(state, turns=state.turns + 1, pending="")
         if not conversation:
             return self._on_search(text, frame.slots, state)
         request = carts.cart_request(text) if frame.intent != "reset" else None
@@ -141,8 +149,11 @@ class DialogueManager:
         if frame.intent != "reset" and "reference" not in frame.slots:
             if topic := shop_question(text):
                 return self._on_shop_question(topic, state)
-            if "category" not in frame.slots and is_vague(text) and self.catalog.kind_of(text) is None:
-                return self._guide(text, state)
+            talk = "vague" if is_vague(text) else "chat" if is_chit_chat(text) else ""
+            if talk and "category" not in frame.slots and self.catalog.kind_of(text) is None:
+                if talk == "vague":
+                    return self._guide(text, state)
+                return self._on_out_of_scope(text, frame.slots, state)
         if state.shown or state.focus:
             if _only_points(text):
                 return self._on_point(text, frame.slots, state)
@@ -156,12 +167,16 @@ class DialogueManager:
                 and frame.intent not in ("search", "refine")
             ):
                 frame = Frame("refine", frame.confidence, frame.slots)  # "better rated ones?"
-        pending = state.pending and frame.intent not in ("reset", "goodbye", "greet", "help")
-        state = replace(state, pending="")
-        if (
-            pending
-            or (frame.intent == "out_of_scope" and frame.confidence < OUT_OF_SCOPE_SURE)
-            or _is_a_search(frame, state, text)
+        if frame.intent in ("reset", "goodbye", "greet", "help"):
+            pending = ""
+        if pending == "budget" and _NO_BUDGET.match(text.lower()):
+            return Turn(
+                "Fine, no budget then. Say “cheaper” or a price any time.", state, suggestions=FOLLOW_UPS
+            )
+        if pending == "interest":
+            return self._on_interest(text, frame.slots, state)
+        if (frame.intent == "out_of_scope" and frame.confidence < OUT_OF_SCOPE_SURE) or _is_a_search(
+            frame, state, text
         ):
             frame = Frame("search", frame.confidence, frame.slots)
         # Unsure of a follow-up, ask; unsure of a first request, look (in a shop that is the better
@@ -170,7 +185,17 @@ class DialogueManager:
         if unsure and state.query and not _concrete(frame):
             return self._clarify(state)
         handler = getattr(self, f"_on_{frame.intent}", self._on_out_of_scope)
-        return handler(text, frame.slots, state)
+        turn = handler(text, frame.slots, state)
+        if "sort" in frame.slots and _ONE_OF_THEM.search(text.lower()) and turn.products:
+            # "the cheapest one": the list in that order, and its first is the one meant next.
+            first = turn.products[0]
+            turn = replace(
+                turn,
+                text=f"{turn.text} The first is {first.title} at {_money(first.price, first.currency)}.",
+                state=replace(turn.state, focus=first.sku),
+                suggestions=["add it to my cart", *turn.suggestions],
+            )
+        return turn
 
     # ------------------------------------------------------------------ searching
 
@@ -259,6 +284,11 @@ class DialogueManager:
 
     def _show(self, state: DialogueState, results: Results, note: str = "") -> Turn:
         found = results.products
+        if results.exact is not None and not note:  # counts are honest: "2 bed frames, then 8 other beds"
+            note = (
+                f" ({results.exact} {plural_of(results.asked) if results.exact != 1 else results.asked}, "
+                f"then {len(found) - results.exact} other {plural_of(results.kind)})"
+            )
         opening = _vary(state.turns, ("Here are {n} options", "I found {n}", "{n} that fit"))
         order = (
             f", {SORT_PHRASES[state.constraints['sort']]}"
@@ -282,6 +312,10 @@ class DialogueManager:
         wanted = describe(state.constraints)
         offer = f" Or did you mean {alternative}?" if alternative else ""
         suggestions = [alternative] if alternative else []
+        if state.constraints.get("currency"):
+            turn = self._in_other_currencies(state, wanted)
+            if turn is not None:
+                return turn
         for slot in RELAX_ORDER:
             if slot not in state.constraints or slot in keep:
                 continue
@@ -307,15 +341,37 @@ class DialogueManager:
             suggestions=suggestions or self.examples(),
         )
 
+    def _in_other_currencies(self, state: DialogueState, wanted: str) -> Turn | None:
+        """When nothing asked for is priced in the currency said (and no rate converts it): the
+        cheapest in the currencies it is priced in, saying so; ``None`` when some is."""
+        said = state.constraints["currency"]
+        unpriced = {
+            name: value
+            for name, value in state.constraints.items()
+            if name not in ("currency", "price_max", "price_min", "sort")
+        }
+        if self.catalog.search(state.query, {**unpriced, "currency": said}, 1, []).products:
+            return None
+        results = self.catalog.search(state.query, {**unpriced, "sort": "price_asc"}, self.page_size, [])
+        if not results.products:
+            return None
+        theirs = ", ".join(dict.fromkeys(product.currency for product in results.products))
+        cheapest = results.products[0]
+        state = replace(state, constraints={**unpriced, "sort": "price_asc"})
+        return Turn(
+            f"No {wanted}: nothing like that is priced in {said} here, only in {theirs}. "
+            f"The cheapest is {cheapest.title} at {_money(cheapest.price, cheapest.currency)}.",
+            fresh_list(state, results.products),
+            results.products,
+            suggestions=_next_steps(results.products),
+        )
+
     def _prices_shown(self, state: DialogueState) -> tuple[list[float], str]:
         """The prices "cheaper" compares with (the focused product's, else those shown) in one
         currency, the one most of them are in: raw numbers are never compared across currencies."""
         focus = self._get(state.focus) if state.focus else None
         shown = [focus] if focus is not None else self.catalog.products(state.shown)
-        if not shown:
-            return [], ""
-        currency = Counter(product.currency for product in shown).most_common(1)[0][0]
-        return [product.price for product in shown if product.currency == currency], currency
+        return _in_one_currency(shown)
 
     # ------------------------------------------------------------------ products in the list
 
@@ -606,6 +662,45 @@ class DialogueManager:
             suggestions=[*overview.types[:4], *overview.price_bands[:2]],
         )
 
+    def _on_interest(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
+        """The answer to the guide's question. A kind of product is searched; an interest ("he
+        likes music") shows the products whose own text speaks of it, never merely similar ones."""
+        interest = _interest(text)
+        if "category" in slots or self.catalog.kind_of(interest) is not None:
+            return self._ask_budget(self._on_search(interest, slots, state))
+        fresh = DialogueState(
+            query=interest,
+            constraints={"feature": [interest]},
+            cart=state.cart,
+            liked=state.liked,
+            turns=state.turns,
+        )
+        results = self.catalog.search(interest, fresh.constraints, self.page_size, [])
+        if not results.products:
+            return Turn(
+                f"I have nothing about {interest} here. What kind of product would suit them?",
+                replace(state, pending="interest"),
+                suggestions=self.examples(),
+            )
+        return self._ask_budget(self._show(fresh, results))
+
+    def _ask_budget(self, turn: Turn) -> Turn:
+        """The guide's second question, after the interest's products: a budget, with chips at
+        prices those products span."""
+        prices, currency = _in_one_currency(turn.products)
+        if len(prices) < 2 or turn.state.constraints.get("price_max") is not None:
+            return turn
+        bands = dict.fromkeys(
+            f"under {round_price(statistics.quantiles(prices, n=3)[share]):,.0f} {currency}".rstrip()
+            for share in (0, 1)
+        )
+        return replace(
+            turn,
+            text=f"{turn.text} Any budget in mind?",
+            state=replace(turn.state, pending="budget"),
+            suggestions=[*bands, "no budget"],
+        )
+
     def examples(self) -> list[str]:
         """Requests to try, from the catalog's most stocked types."""
         types = self.catalog.overview().types
@@ -669,11 +764,11 @@ def merged(
             said = constraints.get("price_max") if same_currency else None
             result["price_max"] = round(min(ceiling, said) if said is not None else ceiling, 2)
             result.pop("price_min", None)
-            note = f" under {reference:,.0f}{unit}"
+            note = f" under {result['price_max']:,.0f}{unit}"  # as the cards say it
         else:
             result["price_min"] = round(reference * 1.001, 2)
             result.pop("price_max", None)
-            note = f" over {reference:,.0f}{unit}"
+            note = f" over {result['price_min']:,.0f}{unit}"
     return result, note
 
 
@@ -797,8 +892,49 @@ def _first_sentence(text: str, limit: int = 200) -> str:
     return f"{sentence}." if sentence else ""
 
 
+UNCOUNTED = re.compile(
+    r"storage|furniture|lighting|bedding|seating|equipment|software|hardware|decor|decoration|"
+    r"(glass|cook|table|kitchen)ware|audio|textile"
+)
+"""Head nouns a shopper never says in the plural: "we sell storage", not "storages"."""
+
+
+def _in_one_currency(products: Sequence[ProductView]) -> tuple[list[float], str]:
+    """The prices of ``products`` in the currency most of them are in, and that currency."""
+    if not products:
+        return [], ""
+    currency = Counter(product.currency for product in products).most_common(1)[0][0]
+    return [product.price for product in products if product.currency == currency], currency
+
+
+def round_price(value: float) -> float:
+    """A budget a person would say: 237 -> 250, 1,460 -> 1,500."""
+    step = 10 ** max(0, len(str(int(value))) - 2) * 5 if value >= 100 else 10
+    return max(step, round(value / step) * step)
+
+
+def _interest(text: str) -> str:
+    """What a guided shopper's answer is about: "he likes music" -> "music"."""
+    said = re.sub(
+        r"^\W*(well,? )?((he|she|they|we|i|my \w+)( really)?( likes?| loves?| enjoys?| is into| are into"
+        r"|'s into| am into| collects?| plays?)|(something )?for)\s+",
+        "",
+        text,
+        flags=re.IGNORECASE,
+    )
+    return said.strip(" .,!?") or text
+
+
 def plural_of(name: str) -> str:
-    return name if name.endswith("s") else f"{name}s"
+    """A product type in the plural, as a shopper says it: "sofas", "bookcases", "storage"."""
+    head = name.rsplit(" ", 1)[-1].lower()
+    if UNCOUNTED.fullmatch(head) or (head.endswith("s") and not head.endswith(("ss", "us"))):
+        return name
+    if re.search(r"(s|x|z|ch|sh)$", head):
+        return f"{name}es"
+    if re.search(r"[^aeiou]y$", head):
+        return f"{name[:-1]}ies"
+    return f"{name}s"
 
 
 def _money(amount: float, currency: str) -> str:
@@ -807,6 +943,16 @@ def _money(amount: float, currency: str) -> str:
 
 def _cart_steps(cart: carts.Cart) -> list[str]:
     return ["checkout", "empty my cart"] if cart else ["cheaper", "more"]
+
+
+_SUPERLATIVE = (
+    r"(cheapest|least expensive|most expensive|priciest|dearest|best rated|highest rated|top rated)"
+)
+_ONE_OF_THEM = re.compile(
+    rf"\b(the {_SUPERLATIVE}( one| of them| option| item)?|{_SUPERLATIVE} (one|option|item))\b(?! ?ones)"
+)
+"""A superlative that names one product ("the cheapest one"), not an order ("cheapest first")."""
+_NO_BUDGET = re.compile(r"\W*(no|none|nope|not really|no budget|any|anything|doesn'?t matter|whatever)\W*$")
 
 
 def _only_points(text: str) -> bool:

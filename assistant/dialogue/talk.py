@@ -19,7 +19,8 @@ _POLICY = re.compile(
     r"pay(ment)? (with|by|options|methods)|paypal|credit card|instal+ments?|opening (hours|times)|"
     r"store hours|open (on|until|today)|(where|address of) (is )?(the|your) (store|shop)|click and collect|"
     r"pick ?up in store|"
-    r"track(ing)? (my )?order|order status|discount code|coupon|promo code|voucher|customs|vat|tax)\b"
+    r"track(ing)? (my )?order|order status|discount code|coupon|promo code|voucher|customs|vat|tax|"
+    r"price ?match(ing)?|match (a|the|their) price|loyalty|rewards? (card|points|program))\b"
 )
 _OCCASION = re.compile(
     r"\b(gift|gifts|present|presents|birthday|christmas|xmas|anniversary|housewarming|wedding|valentine'?s?|"
@@ -30,6 +31,15 @@ _FOR_SOMEONE = re.compile(
     r"daughter|kids?|children|baby|friend|boss|colleague|grandma|grandmother|grandpa|grandfather|brother|"
     r"sister|parents|teenager|flat|apartment|home|house|place|student|office)\b"
 )
+_CHIT_CHAT = re.compile(
+    r"\b(weather|forecast|temperature outside|news|headlines|politics|elections?|president|"
+    r"(tell|know) (me )?(a |any )?(joke|story|poem)|jokes?|sing( me)?|"
+    r"who are you|what are you|are you (a |an )?(bot|robot|human|real|person|ai)|your name|how are you|"
+    r"how old are you|meaning of life|what time is it|what day is (it|today)|what'?s the (time|date)|"
+    r"(football|soccer|basketball|baseball|cricket) (score|scores|results?|match|game)|who won|recipe|"
+    r"homework|translate)\b"
+)
+"""Talk that is about something other than shopping ("what's the weather like?")."""
 _IDEAS = re.compile(r"\b(ideas?|inspiration|suggestions?|recommend(ation)?s?|what should i (buy|get))\b")
 _TOO_VAGUE = re.compile(
     r"^\W*(stuff|things|something|anything|whatever|products?|items?|show me (something|anything|stuff)|"
@@ -47,6 +57,12 @@ def shop_question(text: str) -> str | None:
     if _POLICY.search(said):
         return "policy"
     return None
+
+
+def is_chit_chat(text: str) -> bool:
+    """Whether the words talk about something other than shopping: the weather, jokes, the
+    assistant itself. The caller checks that they name no product type."""
+    return bool(_CHIT_CHAT.search(_plain(text)))
 
 
 def is_vague(text: str) -> bool:

@@ -30,6 +30,12 @@ CURRENCY_WORDS = {
     "GBP": ("£", "gbp", "pound", "pounds"),
 }
 _AMOUNT = rf"{_CURRENCY}\s*{_NUMBER}\s*{_CURRENCY}"
+_IN_CURRENCY = re.compile(
+    r"\b(?:in|priced in|prices? in|pay(?:ing)? in)\s+(\$|usd|sar|eur|euros?|€|£|gbp|pounds?|dollars?|riyals?)"
+    r"(?![\w])",
+    re.I,
+)
+"""A currency asked for without an amount: "what about in SAR?", "prices in euros"."""
 _BETWEEN = re.compile(rf"\b(?:between|from)\s+{_AMOUNT}\s*(?:and|to|-)\s*{_AMOUNT}", re.I)
 _AT_MOST = re.compile(
     r"(?:\b(?:under|below|less than|cheaper than|up to|at most|max(?:imum)?|within)|<=?)\s*" + _AMOUNT, re.I
@@ -205,6 +211,9 @@ def _extract_prices(text: str, slots: dict[str, Any]) -> str:
                 break
     if slots.get("price_min", 0) > slots.get("price_max", float("inf")):  # "over 900 under 300"
         slots["price_min"], slots["price_max"] = slots["price_max"], slots["price_min"]
+    if "currency" not in slots and (match := _IN_CURRENCY.search(text)):
+        _note_currency(match.group(1), slots)
+        text = _blank(text, match)
     return text
 
 

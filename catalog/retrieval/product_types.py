@@ -730,8 +730,12 @@ class TypeVocabulary:
                 end = at
                 break
         of: list[str] = []
-        if "for" in words[1:end]:
-            at = words.index("for", 1)
+        # The "for" after a type word ("cover for sofa"), not the request's ("looking for a ...").
+        at = next(
+            (at for at in range(1, end) if words[at] == "for" and any(w in self.words for w in words[:at])),
+            None,
+        )
+        if at is not None:
             of, end = words[at + 1 :], at
         last = words[end - 1]
         if last in self.dictionary and last not in self.words and last not in QUERY_WORDS:
@@ -752,6 +756,9 @@ class TypeVocabulary:
         for end in range(len(words), 0, -1):
             for start in range(0, end):
                 name = " ".join(words[start:end])
+                counted = " ".join(word for word in words[start:end] if not _has_digit(word))
+                if " of " in counted and counted in self.concepts:
+                    return counted, start  # "chest of 3 drawers": concept names have no numbers
                 if name in self.concepts:
                     return name, start
                 hyphened = "-".join(words[start:end])

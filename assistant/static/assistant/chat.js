@@ -224,6 +224,7 @@
 
     const body = el('div', 'body');
     const heading = el('h3', 'name');
+    heading.title = title; // the card shows two lines of it
     const url = safeUrl(p.url);
     if (url) {
       const a = el('a', 'title', title);

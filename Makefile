@@ -7,7 +7,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint install dev-install index clean
+.PHONY: run serve test lint install dev-install index clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,13 +29,18 @@ $(VENV)/.dev: requirements-dev.txt examples/aisle-novelty/pyproject.toml $(VENV)
 install: $(VENV)/.runtime
 dev-install: $(VENV)/.dev
 
-## run: install, migrate, load the demo catalog if empty, index it, train the parser if none, start web + worker.
+## run: install, migrate, load the demo catalog if empty, index it, start web + worker; the worker
+## trains the parser in the background if none exists (keyword rules answer meanwhile).
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo_catalog --if-empty
 	$(BIN)/python manage.py build_index
-	$(BIN)/python manage.py train_parser --if-missing
+	$(BIN)/python manage.py train_parser --if-missing --background
 	HOST=$(HOST) PORT=$(PORT) bash docker/run-local.sh
+
+## serve: the web tier alone (no migrations, training or worker): WEB_CONCURRENCY Daphne processes.
+serve:
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m config.serve
 
 index: install
 	$(BIN)/python manage.py build_index

@@ -1,13 +1,14 @@
 """The chat WebSocket (CONTRACTS §4): validates frames and hands them to the services."""
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from . import services
+from . import ratelimit, services
 from .messages import (
     ChatMessage,
     FeedbackMessage,
@@ -18,7 +19,6 @@ from .messages import (
     parse_client_message,
     server_error,
 )
-from .ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,12 @@ logger = logging.getLogger(__name__)
 # with this many is disconnected (close code 4008, policy).
 MAX_PROTOCOL_ERRORS = 20
 POLICY_VIOLATION = 4008
+
+TURNS = ThreadPoolExecutor(max_workers=settings.AISLE_TURN_THREADS, thread_name_prefix="chat-turn")
+"""Where chat turns run. Not Channels' one shared thread: a turn is mostly parsing, encoding and
+searching (numpy, faiss and torch release the GIL), so several connections' turns proceed at
+once. One connection's frames are still handled one after another: the consumer awaits each."""
+chat_turn = DatabaseSyncToAsync(services.chat_turn, thread_sensitive=False, executor=TURNS)
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -35,14 +41,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.session_key = await self._session_key()
         self.protocol_errors = 0
-        self.rate = TokenBucket(settings.AISLE_CHAT_RATE_BURST, settings.AISLE_CHAT_RATE_PER_SECOND)
+        client = self.scope.get("client") or (None, None)
+        self.address = client[0]
         await self.accept()
         messages = await database_sync_to_async(services.history)(self.session_key)
         if messages:
             await self.send_json({"type": "history", "messages": messages})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if not self.rate.take():
+        if not ratelimit.allowed(self.session_key, self.address):
             await self._refuse("rate_limited", "You are sending messages too fast; please slow down.")
         elif text_data is None:
             await self._refuse("invalid_message", "Send JSON text frames, not binary.")
@@ -68,7 +75,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(server_error())
 
     async def _handle_message(self, message: ChatMessage) -> None:
-        reply = await database_sync_to_async(services.chat_turn)(self.session_key, message["text"])
+        reply = await chat_turn(self.session_key, message["text"])
         await self.send_json(reply)
 
     async def _handle_feedback(self, message: FeedbackMessage) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from catalog.models import Product
@@ -37,8 +38,13 @@ TRAINING_JOBS = broker.JobQueue(
 """Parser training jobs and their task (named here: ``tasks`` imports this module)."""
 
 
+def parser_folder() -> Path:
+    """Where parser versions live: ``AISLE_PARSER_DIR``, or ``DATA_DIR/parser``."""
+    return Path(settings.AISLE_PARSER_DIR or Path(settings.DATA_DIR) / "parser")
+
+
 def parser_store() -> ParserStore:
-    return ParserStore(Path(settings.DATA_DIR) / "parser")
+    return ParserStore(parser_folder())
 
 
 @functools.cache
@@ -48,7 +54,7 @@ def _live(root: Path) -> LiveParser:
 
 def active_parser() -> Parser | None:
     """The active parser version, reloaded when another process activates one."""
-    return _live(Path(settings.DATA_DIR) / "parser").get()
+    return _live(parser_folder()).get()
 
 
 def parse(text: str) -> Frame:
@@ -67,8 +73,9 @@ def parse_many(texts: list[str]) -> list[Frame]:
 
 
 def _vocabulary_stamp() -> tuple[int, Any]:
-    latest = Product.objects.order_by("-updated_at").values_list("updated_at", flat=True).first()
-    return Product.objects.count(), latest
+    """What changes when the catalog does (one query: every turn asks)."""
+    stamp = Product.objects.aggregate(products=Count("pk"), latest=Max("updated_at"))
+    return stamp["products"], stamp["latest"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -228,9 +235,26 @@ def _should_activate(
     return True, f"activated: held-out score {score:.4f} (active version had {active_score:.4f})"
 
 
+PROGRESS_LOG_STEPS = 10
+"""Training logs its progress this many times per run (the admin shows every step)."""
+
+
 def progress_saver(job: TrainingJob) -> Callable[[dict[str, Any]], None]:
+    """Saves each step's progress on ``job`` (the admin's progress bar) and logs a tenth of them,
+    so that a worker's log, not only a terminal, shows how far training is."""
+
     def save(progress: dict[str, Any]) -> None:
         _update(job, progress={"stage": "training", **progress}, loss=progress["loss"])
+        step, steps = progress["step"], progress["steps"]
+        if step == steps or step % max(1, steps // PROGRESS_LOG_STEPS) == 0:
+            logger.info(
+                "parser training job %s: step %s of %s (epoch %s), loss %.4f",
+                job.pk,
+                step,
+                steps,
+                progress["epoch"],
+                progress["loss"],
+            )
 
     return save
 

@@ -124,6 +124,7 @@ class ShopCatalog:
         self.cards: dict[str, ProductCard] = {}
         self.views: dict[str, ProductView] = {}
         self.ranker = RETRIEVAL_ORDER
+        self.given: list[tuple[str, str]] = []
 
     def search(self, query: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]) -> Results:
         try:
@@ -184,7 +185,14 @@ class ShopCatalog:
         return [self.views[sku] for sku in skus if sku in self.views]
 
     def feedback(self, sku: str, action: str) -> None:
-        record_feedback(self.session_key, sku, action)
+        # Stored with the turn's state (``store_feedback``), once the turn is final.
+        self.given.append((sku, action))
+
+    def store_feedback(self) -> None:
+        """Store the feedback the turn gave (a like, an add to cart said in words)."""
+        for sku, action in self.given:
+            record_feedback(self.session_key, sku, action)
+        self.given.clear()
 
     def kind_of(self, text: str) -> str | None:
         return kind_of(text)
@@ -212,16 +220,21 @@ class ShopCatalog:
 
 
 def chat_turn(session_key: str, text: str) -> Reply:
-    """Answer one shopper message with the dialogue manager and store both sides of the exchange."""
+    """Answer one shopper message with the dialogue manager and store both sides of the exchange.
+
+    The turn's work (parse, search, rank) runs on the state as read, outside any lock, so that
+    other sessions' turns proceed meanwhile (on SQLite a write transaction locks the whole file).
+    It is stored under the conversation's row lock; if another tab or the API changed the state
+    in between, the turn is answered again on the state as it now stands, so nothing is lost.
+    """
     frame = parsing.parse(text)
-    shop = ShopCatalog(session_key)
+    read = _stored_state(session_key)
+    shop, turn = _answer(session_key, text, frame, read)
     with transaction.atomic():
         conversation = _locked_conversation(session_key)
-        state = DialogueState.from_dict(conversation.state)
-        if Product.objects.active().exists():
-            turn = DialogueManager(shop, settings.AISLE_RESULTS_PER_PAGE).respond(text, frame, state)
-        else:
-            turn = Turn("The catalog is empty: an admin needs to import products first.", state)
+        if conversation.state != read:
+            shop, turn = _answer(session_key, text, frame, conversation.state)
+        shop.store_feedback()
         products = [shop.cards[product.sku] for product in turn.products]
         reply = _reply(turn, frame, products, shop)
         conversation.state = {**turn.state.as_dict(), "ranker": shop.ranker}
@@ -237,6 +250,23 @@ def chat_turn(session_key: str, text: str) -> Reply:
             compare=turn.compare,
         )
     return reply
+
+
+def _answer(
+    session_key: str, text: str, frame: Frame, stored: Mapping[str, Any]
+) -> tuple["ShopCatalog", Turn]:
+    """The dialogue's reply to ``text`` in the ``stored`` state, and the shop that searched it
+    (its cards, and the feedback the turn gave, not yet stored)."""
+    shop = ShopCatalog(session_key)
+    state = DialogueState.from_dict(stored)
+    if not Product.objects.active().exists():
+        return shop, Turn("The catalog is empty: an admin needs to import products first.", state)
+    return shop, DialogueManager(shop, settings.AISLE_RESULTS_PER_PAGE).respond(text, frame, state)
+
+
+def _stored_state(session_key: str) -> dict[str, Any]:
+    stored = Conversation.objects.filter(session_key=session_key).values_list("state", flat=True).first()
+    return stored if stored is not None else {}
 
 
 def reset(session_key: str) -> Reply:
@@ -263,6 +293,7 @@ def shopper_feedback(session_key: str, sku: str, action: str) -> Reply:
         state = DialogueManager(shop, settings.AISLE_RESULTS_PER_PAGE).react(
             sku, action, DialogueState.from_dict(conversation.state)
         )
+        shop.store_feedback()
         conversation.state = {**conversation.state, **state.as_dict()}
         conversation.save(update_fields=["state", "updated_at"])
     return {"cart": cart_view(state.cart, shop), "liked": state.liked}
@@ -417,5 +448,8 @@ def history(session_key: str) -> list[dict[str, Any]]:
 def _locked_conversation(session_key: str) -> Conversation:
     """The session's conversation, created if new, locked for this transaction: two tabs or the
     API acting at once wait for each other instead of overwriting each other's state."""
-    Conversation.objects.get_or_create(session_key=session_key)
-    return Conversation.objects.select_for_update().get(session_key=session_key)
+    try:
+        return Conversation.objects.select_for_update().get(session_key=session_key)
+    except Conversation.DoesNotExist:
+        Conversation.objects.get_or_create(session_key=session_key)  # a race may create it first
+        return Conversation.objects.select_for_update().get(session_key=session_key)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from catalog.models import Category
 from recsys_plugins.manager import UnknownRanker
 
-from . import services
+from . import ratelimit, services
 from .messages import (
     ProtocolError,
     check_parameters,
@@ -25,6 +25,8 @@ from .messages import (
 
 MAX_K = 50
 MAX_SKU = 100
+TOO_FAST = ProtocolError("rate_limited", "Too many requests; please slow down.")
+TOO_MANY_REQUESTS = 429
 
 
 def chat_page(request: HttpRequest) -> HttpResponse:
@@ -56,6 +58,8 @@ def api_chat(request: HttpRequest) -> JsonResponse:
         session = _session_id(body.get("session"))
     except ProtocolError as problem:
         return _error(problem)
+    if not ratelimit.allowed(api_key(session), client_address(request)):
+        return _error(TOO_FAST, status=TOO_MANY_REQUESTS)
     return JsonResponse({**services.chat_turn(api_key(session), text), "session": session})
 
 
@@ -73,6 +77,8 @@ def api_search(request: HttpRequest) -> JsonResponse:
     """``?q=…&k=10&ranker=…`` plus optional filters that override what the words say:
     ``price_min``, ``price_max``, ``in_stock``, and repeatable ``brand``, ``color``,
     ``material`` and ``category`` (a category path or name; its sub-categories count)."""
+    if not ratelimit.allowed(request.session.session_key, client_address(request)):
+        return _error(TOO_FAST, status=TOO_MANY_REQUESTS)
     try:
         check_parameters(request.GET.lists())
         query = validate_text(request.GET.get("q", ""))
@@ -140,6 +146,8 @@ def api_feedback(request: HttpRequest) -> JsonResponse:
         body = _json_body(request)
         session = _session_id(body.get("session"), required=True)
         sku, action = validate_feedback(body.get("sku"), body.get("action"))
+        if not ratelimit.allowed(api_key(session), client_address(request)):
+            return _error(TOO_FAST, status=TOO_MANY_REQUESTS)
         standing = services.shopper_feedback(api_key(session), sku, action)
     except ProtocolError as problem:
         return _error(problem)
@@ -170,6 +178,12 @@ def _session_id(value: Any, required: bool = False) -> str:
     ):
         raise ProtocolError("invalid_session", "'session' must be 8–40 letters, digits, '-' or '_'.")
     return value
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The client's address as the server saw it (behind a proxy, Daphne's ``--proxy-headers``
+    puts the forwarded one here)."""
+    return request.META.get("REMOTE_ADDR") or None
 
 
 def api_key(session: str) -> str:

@@ -2,8 +2,8 @@
 # Aisle container entrypoint.
 #
 # Named commands (extra arguments are appended to the underlying command):
-#   web         migrate + collectstatic, then Daphne on 0.0.0.0:8000
-#   worker      Celery worker for the default "celery" queue
+#   web         migrate + collectstatic, then the web tier (WEB_CONCURRENCY Daphne processes) on 0.0.0.0:8000
+#   worker      Celery worker for AISLE_WORKER_QUEUES (default "celery,gpu": training falls back to the CPU)
 #   gpu-worker  Celery worker for the "gpu" queue (CUDA image)
 #   beat        Celery beat scheduler
 #   migrate     python manage.py migrate --noinput
@@ -22,10 +22,11 @@ case "$cmd" in
     web)
         python manage.py migrate --noinput
         python manage.py collectstatic --noinput
-        exec daphne -b 0.0.0.0 -p 8000 "$@" config.asgi:application
+        HOST=0.0.0.0 PORT=8000 exec python -m config.serve "$@"
         ;;
     worker)
-        exec celery -A config worker -l info -Q celery --concurrency 2 --beat --schedule /tmp/celerybeat-schedule "$@"
+        # No --beat here: the "beat" service is the one scheduler, however many workers run.
+        exec celery -A config worker -l info -Q "${AISLE_WORKER_QUEUES:-celery,gpu}" --concurrency 2 "$@"
         ;;
     gpu-worker)
         exec celery -A config worker -l info -Q gpu --concurrency 1 "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Starts one Celery worker in the background and Daphne in the foreground;
-# stopping Daphne (Ctrl-C) stops the worker too. Used by `make run`.
+# Starts one Celery worker in the background and the web tier (`make serve`: WEB_CONCURRENCY
+# Daphne processes) in the foreground; stopping it (Ctrl-C) stops the worker too. Used by `make run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HOST=${HOST:-127.0.0.1}
@@ -19,4 +19,4 @@ echo
 echo "  Aisle is starting at http://$HOST:$PORT/  (admin: http://$HOST:$PORT/admin/)"
 echo "  Create an admin user with: $BIN/python manage.py createsuperuser"
 echo
-"$BIN/daphne" -b "$HOST" -p "$PORT" config.asgi:application
+HOST=$HOST PORT=$PORT "$BIN/python" -m config.serve

@@ -161,8 +161,18 @@ def _vectors_of(product_ids: list[int], index: IndexVersion | None) -> dict[int,
 
 
 def feedback_stored(event: FeedbackEvent) -> None:
-    """Tell the plugins about a stored feedback event; queue a training run if one asks."""
-    if registry().feedback(_interaction(event)):
+    """Tell the plugins about a stored feedback event; queue a training run when one asks or when
+    ``AISLE_CF_REFIT_AFTER`` events have been stored since the last run, unless a run is waiting.
+
+    The events are counted in the database, not in a plugin's memory: every web process counts
+    the same events, so several processes neither train too late nor each start their own run.
+    """
+    asked = registry().feedback(_interaction(event))
+    last = RankerTrainingRun.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+    since = FeedbackEvent.objects.filter(created_at__gt=last) if last else FeedbackEvent.objects.all()
+    due = since.count() >= settings.AISLE_CF_REFIT_AFTER
+    waiting = RankerTrainingRun.objects.filter(status__in=(JobStatus.QUEUED, JobStatus.RUNNING)).exists()
+    if (asked or due) and not waiting:
         start_training(reason="feedback")
 
 

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection, connections
 
+from assistant import ratelimit
+from assistant.consumers import TURNS
 from catalog.importers import read_catalog
 from catalog.indexing import build_index
 from catalog.services import import_rows
@@ -60,10 +63,27 @@ def _services_profile_is_real(django_db_setup: None, django_db_blocker) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _close_async_test_connections(django_db_setup: None) -> Iterator[None]:
-    """Async tests reach the ORM through asgiref's shared worker thread, whose database connection
-    would outlive the session and keep PostgreSQL from dropping the test database."""
+    """Async tests reach the ORM through asgiref's shared worker thread and the chat turns' pool,
+    whose database connections would outlive the session and keep PostgreSQL from dropping the
+    test database."""
     yield
     asyncio.run(sync_to_async(connections.close_all)())
+    # The chat turns' pool threads too: one close on each (the barrier keeps them on distinct threads).
+    threads = TURNS._max_workers
+    barrier = threading.Barrier(threads)
+
+    def close() -> None:
+        barrier.wait(timeout=10)
+        connections.close_all()
+
+    for future in [TURNS.submit(close) for _ in range(threads)]:
+        future.result(timeout=20)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Each test starts with no request counted (in Redis the counters outlive a process)."""
+    ratelimit.reset()
 
 
 def shared_data(relative: str) -> Path:

@@ -2,14 +2,17 @@
 
 import asyncio
 import json
+import threading
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.sessions.backends.db import SessionStore
 
+from assistant import parsing
 from assistant.consumers import MAX_PROTOCOL_ERRORS, POLICY_VIOLATION
 from assistant.dialogue.state import DialogueState
 from assistant.models import Conversation, Message
-from assistant.ratelimit import TokenBucket
 from catalog.models import Product
 from config.asgi import application
 from recsys_plugins.models import FeedbackEvent
@@ -45,7 +48,7 @@ async def test_message_gets_products_ranked_by_similarity(indexed_catalog):
 
 @pytest.mark.django_db(transaction=True)
 async def test_malformed_frames_get_errors_and_the_connection_stays_open(indexed_catalog, settings):
-    settings.AISLE_CHAT_RATE_BURST = 100  # the frames go back to back; the rate limit has its own test
+    settings.AISLE_RATE_LIMIT_PER_SESSION = ""  # the frames go back to back; the rate limit has its own test
     communicator = await connect()
     bad_frames = [
         ("{not json", "invalid_json"),
@@ -83,18 +86,17 @@ async def test_a_client_that_keeps_sending_garbage_is_disconnected(db):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_frames_over_the_rate_limit_are_refused_unprocessed_until_the_bucket_refills(
+async def test_frames_over_the_rate_limit_are_refused_unprocessed_until_the_window_moves(
     indexed_catalog, settings
 ):
-    settings.AISLE_CHAT_RATE_BURST = 3
-    settings.AISLE_CHAT_RATE_PER_SECOND = 2.0  # a token every 0.5 s
+    settings.AISLE_RATE_LIMIT_PER_SESSION = "3 per 2 seconds"
     communicator = await connect()
     # Feedback is taken only on products the chat has shown.
     await communicator.send_json_to({"type": "message", "text": "lamp"})
     skus = [card["sku"] for card in (await communicator.receive_json_from(timeout=30))["products"]][:6]
     assert len(skus) == 6
-    await asyncio.sleep(0.6)  # the message took a token: the bucket is full again
-    for sku in skus[:5]:  # back to back: the burst of three, then two over the limit
+    await asyncio.sleep(2.1)  # the message has left the window
+    for sku in skus[:5]:  # back to back: three, then two over the limit
         await communicator.send_json_to({"type": "feedback", "sku": sku, "action": "like"})
     answers = [await communicator.receive_json_from(timeout=10) for _ in range(5)]
     assert [a["type"] for a in answers] == ["ack", "ack", "ack", "error", "error"]
@@ -104,7 +106,7 @@ async def test_frames_over_the_rate_limit_are_refused_unprocessed_until_the_buck
     stored = [e.product.sku async for e in FeedbackEvent.objects.select_related("product").order_by("pk")]
     assert stored == skus[:3]  # the refused frames were not processed
 
-    await asyncio.sleep(0.6)  # refills one token
+    await asyncio.sleep(2.1)  # the three have left the window
     await communicator.send_json_to({"type": "feedback", "sku": skus[5], "action": "like"})
     assert (await communicator.receive_json_from(timeout=10))["type"] == "ack"
     await communicator.disconnect()
@@ -113,8 +115,7 @@ async def test_frames_over_the_rate_limit_are_refused_unprocessed_until_the_buck
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_client_flooding_valid_frames_is_disconnected(db, settings):
-    settings.AISLE_CHAT_RATE_BURST = 1
-    settings.AISLE_CHAT_RATE_PER_SECOND = 0.001
+    settings.AISLE_RATE_LIMIT_PER_SESSION = "1 per hour"
     communicator = await connect()
     for _ in range(MAX_PROTOCOL_ERRORS + 1):
         await communicator.send_json_to({"type": "reset"})
@@ -124,16 +125,21 @@ async def test_a_client_flooding_valid_frames_is_disconnected(db, settings):
     assert (await communicator.receive_output())["code"] == POLICY_VIOLATION
 
 
-def test_the_token_bucket_allows_a_burst_then_the_refill_rate():
-    now = [0.0]
-    bucket = TokenBucket(capacity=2, rate=4.0, clock=lambda: now[0])
-    assert [bucket.take() for _ in range(3)] == [True, True, False]
-    now[0] = 0.125  # half a token: not enough yet
-    assert not bucket.take()
-    now[0] = 0.25
-    assert [bucket.take(), bucket.take()] == [True, False]
-    now[0] = 100.0  # a long pause refills no more than the capacity
-    assert [bucket.take() for _ in range(3)] == [True, True, False]
+@pytest.mark.django_db(transaction=True)
+async def test_a_new_connection_of_the_same_session_does_not_reset_the_limit(db, settings):
+    settings.AISLE_RATE_LIMIT_PER_SESSION = "2 per hour"
+    store = SessionStore()
+    await sync_to_async(store.create)()
+    headers = [*ORIGIN, (b"cookie", f"{settings.SESSION_COOKIE_NAME}={store.session_key}".encode())]
+    first = await connect(headers)
+    for _ in range(2):
+        await first.send_json_to({"type": "reset"})
+        assert (await first.receive_json_from(timeout=10))["intent"] == "reset"
+    await first.disconnect()
+    again = await connect(headers)  # reconnecting used to start a fresh allowance
+    await again.send_json_to({"type": "reset"})
+    assert (await again.receive_json_from(timeout=10))["code"] == "rate_limited"
+    await again.disconnect()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -220,3 +226,33 @@ async def test_a_guessed_session_cookie_reaches_no_one_elses_history(indexed_cat
         communicator = await connect([*ORIGIN, (b"cookie", f"sessionid={guess}".encode())])
         assert await communicator.receive_nothing(timeout=0.5)
         await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_two_connections_turns_run_at_once_and_each_answers_in_order(indexed_catalog, monkeypatch):
+    # Each turn waits at the barrier until the other connection's turn has started too: run one
+    # after the other, the first would wait alone and fail after the timeout.
+    barrier = threading.Barrier(2, timeout=20)
+    parse = parsing.parse
+
+    def parse_once_both_are_in(text: str):
+        if text.startswith("sofa"):
+            barrier.wait()
+        return parse(text)
+
+    monkeypatch.setattr(parsing, "parse", parse_once_both_are_in)
+    first, second = await connect(), await connect()
+    await first.send_json_to({"type": "message", "text": "sofa please"})
+    await second.send_json_to({"type": "message", "text": "sofa in grey"})
+    await first.send_json_to({"type": "message", "text": "lamp"})  # after its sofa, on the same connection
+    replies = [
+        await first.receive_json_from(timeout=60),
+        await second.receive_json_from(timeout=60),
+        await first.receive_json_from(timeout=60),
+    ]
+    await first.disconnect()
+    await second.disconnect()
+    assert [reply["type"] for reply in replies] == ["reply", "reply", "reply"], replies
+    assert [reply["intent"] for reply in replies] == ["search", "search", "search"]
+    assert "sofa" in replies[0]["slots"].get("category", "sofa please")
+    assert replies[2]["slots"].get("category") == "lamp"

@@ -6,6 +6,7 @@ parser becomes active for the rest of the suite.
 
 import io
 import json
+import shutil
 
 import pytest
 import torch
@@ -173,3 +174,27 @@ def test_training_runs_in_the_worker_on_the_gpu_queue(small_catalog, celery_work
     assert job.device_used in ("cpu", "cuda")
     assert job.progress["stage"] == "done"
     assert "train_parser" in celery_worker.read_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_run_answers_with_keyword_rules_then_switches_to_what_the_worker_trains(
+    small_catalog, celery_worker
+):
+    # The suite's worker trains into the suite's parser folder: empty it before and after, so that
+    # the rest of the suite runs without a parser, as the other tests expect.
+    folder = parsing.parser_folder()
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        assert parsing.active_parser() is None
+        assert parsing.parse("grey sofa under 500").slots["price_max"] == 500  # the keyword rules answer
+        queued = train("--if-missing", "--background")
+        assert queued["queued"]
+        assert train("--if-missing", "--background") == {"job": queued["job"], "queued": False}  # one waits
+        job = wait_until_finished(TrainingJob.objects.get(pk=queued["job"]), 300)
+        assert job.status == TrainingJob.Status.SUCCEEDED, job.message
+        assert job.activated
+        assert parsing.active_parser().version == job.version  # this process switched without a restart
+        steps = job.progress["steps"]
+        assert f"parser training job {job.pk}: step {steps} of {steps}" in celery_worker.read_text()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -178,6 +178,22 @@ def test_feedback_events_ask_for_training_after_refit_after(
 
 
 @pytest.mark.django_db
+def test_the_refit_count_is_shared_by_every_process(
+    settings, own_data_dir, indexed_catalog, fresh_registry, django_capture_on_commit_callbacks
+):
+    settings.AISLE_CF_REFIT_AFTER = 3
+    shown = [card["sku"] for card in services.chat_turn("session-b", "items for around the home")["products"]]
+    for sku in shown[:2]:  # stored by one web process...
+        services.record_feedback("session-b", sku, "like")
+    ranking.registry.cache_clear()  # ... the third by another, whose plugins have counted nothing
+    with django_capture_on_commit_callbacks(execute=False):
+        services.record_feedback("session-b", shown[2], "like")
+        services.record_feedback("session-b", shown[3], "like")  # one run waiting is enough
+    run = RankerTrainingRun.objects.get()
+    assert (run.reason, run.status) == ("feedback", RankerTrainingRun.Status.QUEUED)
+
+
+@pytest.mark.django_db
 def test_the_schedule_trains_only_when_feedback_came_in(
     own_data_dir, small_catalog, django_capture_on_commit_callbacks
 ):

@@ -118,7 +118,9 @@ class VectorIndex:
 
     @classmethod
     def load(cls, folder: Path) -> "VectorIndex":
-        return cls(faiss.read_index(str(folder / FILE_NAME)))
+        """The saved index, its vectors memory-mapped from the file: several web processes that
+        load the same version share those pages instead of each holding a copy."""
+        return cls(faiss.read_index(str(folder / FILE_NAME), faiss.IO_FLAG_MMAP_IFC))
 
 
 def top_k(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -249,12 +249,19 @@ AISLE_RESULTS_PER_PAGE = 10
 # Parser training: generated utterances, epochs and the seed that makes a run repeatable.
 AISLE_PARSER_EXAMPLES = env.int("AISLE_PARSER_EXAMPLES", default=10_000)
 AISLE_PARSER_EPOCHS = 3
+# Where parser versions are kept (default DATA_DIR/parser): every web process and worker must see it.
+AISLE_PARSER_DIR = env("AISLE_PARSER_DIR", default="")
 AISLE_PARSER_SEED = 0
 AISLE_MAX_MESSAGE_CHARS = 1000
-# Chat frames one WebSocket connection may send at once before the rate limit applies.
-AISLE_CHAT_RATE_BURST = 10
-# Frames per second that refill that allowance; faster frames are refused as "rate_limited".
-AISLE_CHAT_RATE_PER_SECOND = 1.0
+# Rate limits (``limits`` strings; empty turns one off), shared by every web process through
+# Redis when REDIS_URL is set: chat frames and API requests per shopper session and per client
+# address. Over either, a frame or request is refused as "rate_limited" (HTTP 429).
+AISLE_RATE_LIMIT_PER_SESSION = env(
+    "AISLE_RATE_LIMIT_PER_SESSION", default="10 per 10 seconds; 120 per minute"
+)
+# Chat turns one web process answers at once (threads; the CPU work mostly releases the GIL).
+AISLE_TURN_THREADS = env.int("AISLE_TURN_THREADS", default=4)
+AISLE_RATE_LIMIT_PER_IP = env("AISLE_RATE_LIMIT_PER_IP", default="600 per minute")
 # Catalog edits queue an index refresh this many seconds after they commit,
 # so that a burst of edits is encoded and published once.
 AISLE_INDEX_AUTO_REFRESH = env.bool("AISLE_INDEX_AUTO_REFRESH", default=True)

@@ -22,6 +22,12 @@ class Command(AisleCommand):
         parser.add_argument("--epochs", type=int, default=settings.AISLE_PARSER_EPOCHS)
         parser.add_argument("--no-activate", action="store_true", help="Keep the new version inactive.")
         parser.add_argument("--if-missing", action="store_true", help="Do nothing if a parser is active.")
+        parser.add_argument(
+            "--background",
+            action="store_true",
+            help="Queue the run for a Celery worker and return at once (the keyword rules answer until "
+            "the new parser is active; web processes switch to it without a restart).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not 1 <= options["epochs"] <= 50:
@@ -29,6 +35,9 @@ class Command(AisleCommand):
         if options["if_missing"] and parsing.parser_store().active_version():
             version = parsing.parser_store().active_version()
             self.report(options, f"Parser version {version} is active; not training.", {"version": version})
+            return
+        if options["background"]:
+            self._queue(options)
             return
         job = TrainingJob.objects.create(
             device=options["device"], epochs=options["epochs"], activate=not options["no_activate"]
@@ -61,4 +70,18 @@ class Command(AisleCommand):
                 "loss": job.loss,
                 "metrics": metrics,
             },
+        )
+
+    def _queue(self, options: dict[str, Any]) -> None:
+        """A run for the worker, unless one is queued or running already (``make run`` twice)."""
+        pending = (TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING)
+        waiting = TrainingJob.objects.filter(status__in=pending).order_by("pk").first()
+        job = waiting or parsing.start_training(
+            options["device"], options["epochs"], not options["no_activate"]
+        )
+        state = "is already waiting" if waiting else "is queued"
+        self.report(
+            options,
+            f"Parser training job {job.pk} {state} for the worker; keyword rules answer until it is done.",
+            {"job": job.pk, "queued": not waiting},
         )

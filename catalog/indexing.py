@@ -219,9 +219,15 @@ def run_refresh(
             return None
         job.refresh_from_db()
 
+        logged = {"stage": "", "tenths": -1}
+
         def report_progress(stage: str, done: int, total: int) -> None:
             progress = {"stage": stage, "done": done, "total": total}
             IndexJob.objects.filter(pk=job.pk).update(progress=progress, heartbeat_at=timezone.now())
+            tenths = 10 * done // max(total, 1)
+            if (stage, tenths) != (logged["stage"], logged["tenths"]):  # the worker's log, a tenth at a time
+                logged.update(stage=stage, tenths=tenths)
+                logger.info("index refresh %s: %s %d of %d products", job.pk, stage, done, total)
             if on_progress:
                 on_progress(stage, done, total)
 

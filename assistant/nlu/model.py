@@ -5,6 +5,7 @@ pooling all-MiniLM-L6-v2 was trained with); the tag head reads each word's
 first sub-token, the others are ignored in the loss.
 """
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,9 +45,25 @@ class JointModel(nn.Module):
 
     @classmethod
     def load(cls, folder: Path, intents: int, tags: int) -> "JointModel":
-        model = cls(BertModel.from_pretrained(folder / "encoder", add_pooling_layer=False), intents, tags)
+        model = cls(load_encoder(folder / "encoder"), intents, tags)
         model.load_state_dict(torch.load(folder / "heads.pt", weights_only=True), strict=False)
         return model.eval()
+
+
+def load_encoder(path: Path) -> BertModel:
+    """MiniLM's BERT layers without the pooler: the heads read the token states.
+
+    The sentence-transformers checkpoint ships pooler weights, which transformers lists as
+    "UNEXPECTED" in a "BertModel LOAD REPORT" that looks like an error on every training run;
+    that report is expected here, so warnings are silenced for this one call.
+    """
+    reporter = logging.getLogger("transformers.modeling_utils")
+    level = reporter.level
+    reporter.setLevel(logging.ERROR)
+    try:
+        return BertModel.from_pretrained(str(path), add_pooling_layer=False)
+    finally:
+        reporter.setLevel(level)
 
 
 def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:

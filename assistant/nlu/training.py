@@ -10,14 +10,14 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import BertModel, get_linear_schedule_with_warmup
+from transformers import get_linear_schedule_with_warmup
 
 from catalog.retrieval.encoder import default_model_path
 from core.devices import reduced_precision, resolve_device
 
 from .frame import INTENTS, TAGS
 from .generate import Example
-from .model import IGNORED, JointModel, load_tokenizer, tag_labels, tokenize
+from .model import IGNORED, JointModel, load_encoder, load_tokenizer, tag_labels, tokenize
 from .parser import Parser
 from .vocabulary import ParserVocabulary
 
@@ -57,7 +57,7 @@ def train(
     torch.manual_seed(config.seed)
     base_model = base_model or default_model_path()
     tokenizer = load_tokenizer(base_model)
-    encoder = BertModel.from_pretrained(str(base_model), add_pooling_layer=False)
+    encoder = load_encoder(base_model)
     encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     model = JointModel(encoder, len(INTENTS), len(TAGS)).to(device).train()
     intent_ids = {intent: i for i, intent in enumerate(INTENTS)}

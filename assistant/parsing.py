@@ -240,13 +240,17 @@ PROGRESS_LOG_STEPS = 10
 
 
 def progress_saver(job: TrainingJob) -> Callable[[dict[str, Any]], None]:
-    """Saves each step's progress on ``job`` (the admin's progress bar) and logs a tenth of them,
-    so that a worker's log, not only a terminal, shows how far training is."""
+    """Saves each progress report on ``job`` (the admin's progress bar) and logs one per tenth of
+    the steps, so that a worker's log, not only a terminal, shows how far training is."""
+    logged_tenth = 0
 
     def save(progress: dict[str, Any]) -> None:
+        nonlocal logged_tenth
         _update(job, progress={"stage": "training", **progress}, loss=progress["loss"])
         step, steps = progress["step"], progress["steps"]
-        if step == steps or step % max(1, steps // PROGRESS_LOG_STEPS) == 0:
+        tenth = step * PROGRESS_LOG_STEPS // max(1, steps)
+        if tenth > logged_tenth:
+            logged_tenth = tenth
             logger.info(
                 "parser training job %s: step %s of %s (epoch %s), loss %.4f",
                 job.pk,

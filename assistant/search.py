@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db.models import prefetch_related_objects
 
 from catalog.indexing import live_index
-from catalog.models import Product
+from catalog.models import Product, product_prefetches
 from catalog.retrieval.constraints import (
     BED_SIZES,
     NO_CONSTRAINTS,
@@ -90,20 +90,19 @@ def find_products(
     *,
     skip: Sequence[str] = (),
     ranker: str | None = None,
-    session_key: str = "",
-    user: str | None = None,
+    shopper: ranking.Shopper | None = None,
     filters: Mapping[str, Any] | None = None,
 ) -> Found:
     """The ``k`` best active products for ``query`` under the constraints of ``slots`` (a frame's
     slots or a conversation's active ones), leaving out the SKUs in ``skip``.
 
     ``filters`` (``Constraints`` fields) override what the slots say; ``ranker`` (default: the
-    first enabled one) orders the results for this session's shopper and ``user``'s history.
+    first enabled one) orders the results for the ``shopper`` (default: an anonymous one).
     Raises ``UnknownRanker`` for a ranker that is not installed and ``ValueError`` for a price
     floor above the ceiling.
     """
-    choices = ranking.ranker_choices()  # one settings query per search, shared with the context
-    ranker = ranker or ranking.default_ranker(choices)
+    shopper = shopper or ranking.Shopper()
+    ranker = ranker or ranking.default_ranker(shopper.choices)
     ranking.require_installed(ranker)
     snapshot = live_index().get()
     if snapshot is None or not (query.strip() or slots):
@@ -147,7 +146,7 @@ def find_products(
     )
     context = None
     if ranker is not None and not order:
-        context = ranking.context_for(vector, constraints.as_dict(), session_key, user, choices, snapshot)
+        context = ranking.context_for(vector, constraints.as_dict(), shopper, snapshot)
 
     def page(met: Constraints, limit: int) -> list[tuple[_Confirmed, Constraints, str]]:
         """``limit`` products meeting ``met``, in the asked order or the ranker's, explained."""
@@ -178,9 +177,7 @@ def find_products(
         if len(explained) == exact:
             exact = None
     # Only the products shown need their categories and attributes (the pool is k times bigger).
-    prefetch_related_objects(
-        [hit.product for hit, _, _ in explained], "categories", "attribute_values__attribute"
-    )
+    prefetch_related_objects([hit.product for hit, _, _ in explained], *product_prefetches())
     products = [
         (hit.product, explain(hit, met, asked, sort, because, query)) for hit, met, because in explained
     ]

@@ -9,6 +9,7 @@ explanations) under the active constraints. A one-shot search is a first turn.
 """
 
 import functools
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,8 @@ from .messages import ProductCard, ProtocolError, Reply
 from .models import Conversation, Message
 from .nlu.frame import Frame
 from .search import RETRIEVAL_ORDER, find_products, kind_of, kinds_on_offer
+
+logger = logging.getLogger(__name__)
 
 OVERVIEW_TYPES = 12
 """Kinds of product an overview names (the shop's most stocked)."""
@@ -102,6 +105,18 @@ def search_cards(
     return SearchOutcome(cards, frame.intent, frame.slots, turn.text, shop.ranker)
 
 
+def warm_up() -> None:
+    """Load what a turn needs (the parser, the query encoder, the live index, the keyword rules)
+    with a search that stores nothing, so that a web process's first shopper does not wait
+    seconds for it. Never raises: a process must start before the database or index is ready."""
+    try:
+        search_cards("sofa", 1)
+    except Exception as problem:
+        logger.warning(
+            "warm-up skipped (%s: %s); the first turn loads the models", type(problem).__name__, problem
+        )
+
+
 class ShopCatalog:
     """The live catalog as the dialogue manager sees it, for one shopper's session: the product
     search under the dialogue's constraints, products by SKU, and feedback.
@@ -119,7 +134,7 @@ class ShopCatalog:
     ) -> None:
         self.session_key = session_key
         self.requested_ranker = ranker
-        self.user = user
+        self.shopper = ranking.Shopper(session_key, user)
         self.filters = filters
         self.cards: dict[str, ProductCard] = {}
         self.views: dict[str, ProductView] = {}
@@ -134,8 +149,7 @@ class ShopCatalog:
                 k,
                 skip=skip,
                 ranker=self.requested_ranker,
-                session_key=self.session_key,
-                user=self.user,
+                shopper=self.shopper,
                 filters=self.filters,
             )
         except ValueError as problem:  # a price floor above the ceiling
@@ -174,12 +188,7 @@ class ShopCatalog:
     def products(self, skus: Sequence[str]) -> list[ProductView]:
         missing = [sku for sku in skus if sku not in self.views]  # a turn may ask twice ("similar")
         if missing:
-            found = (
-                Product.objects.active()
-                .select_related("brand")
-                .prefetch_related("categories", "attribute_values__attribute")
-                .in_bulk(missing, field_name="sku")
-            )
+            found = Product.objects.active().with_details().in_bulk(missing, field_name="sku")
             for product in found.values():
                 self._view(product, "")
         return [self.views[sku] for sku in skus if sku in self.views]
@@ -239,15 +248,19 @@ def chat_turn(session_key: str, text: str) -> Reply:
         reply = _reply(turn, frame, products, shop)
         conversation.state = {**turn.state.as_dict(), "ranker": shop.ranker}
         conversation.save(update_fields=["state", "updated_at"])
-        Message.objects.create(conversation=conversation, role=Message.Role.USER, text=text)
-        Message.objects.create(
-            conversation=conversation,
-            role=Message.Role.ASSISTANT,
-            text=turn.text,
-            intent=frame.intent,
-            slots=frame.slots,
-            products=products,
-            compare=turn.compare,
+        Message.objects.bulk_create(
+            [
+                Message(conversation=conversation, role=Message.Role.USER, text=text),
+                Message(
+                    conversation=conversation,
+                    role=Message.Role.ASSISTANT,
+                    text=turn.text,
+                    intent=frame.intent,
+                    slots=frame.slots,
+                    products=products,
+                    compare=turn.compare,
+                ),
+            ]
         )
     return reply
 
@@ -332,13 +345,7 @@ def cart_view(cart: carts.Cart, shop: "ShopCatalog") -> dict[str, Any]:
 
 def product_details(sku: str) -> dict[str, Any] | None:
     """An active product's card plus its description, stock, rating count and attributes."""
-    product = (
-        Product.objects.active()
-        .select_related("brand")
-        .prefetch_related("categories", "attribute_values__attribute")
-        .filter(sku=sku)
-        .first()
-    )
+    product = Product.objects.active().with_details().filter(sku=sku).first()
     if product is None:
         return None
     return {

@@ -113,6 +113,10 @@ class ProductQuerySet(models.QuerySet["Product"]):
         """Active products whose vector is out of date or missing (reactivated after an edit)."""
         return self.active().filter(models.Q(index_stale=True) | models.Q(embedding__isnull=True))
 
+    def with_details(self) -> "ProductQuerySet":
+        """With what a product card shows: brand, categories and attributes (three queries in all)."""
+        return self.select_related("brand").prefetch_related(*product_prefetches())
+
 
 class Product(models.Model):
     sku = models.CharField("SKU", max_length=64, unique=True)
@@ -164,6 +168,13 @@ class Product(models.Model):
         return {
             slug: found if slug in multi or len(found) > 1 else found[0] for slug, found in values.items()
         }
+
+
+def product_prefetches() -> tuple[str | models.Prefetch, ...]:
+    """The prefetches a product card needs: its categories, and its attribute values with their
+    attributes in one query (``attribute_values__attribute`` would take two)."""
+    values = ProductAttributeValue.objects.select_related("attribute")
+    return "categories", models.Prefetch("attribute_values", queryset=values)
 
 
 class ProductAttributeValue(models.Model):

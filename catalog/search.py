@@ -44,18 +44,25 @@ def matching_products(constraints: Constraints) -> QuerySet[Product]:
 
 
 def _within_price(constraints: Constraints) -> Q:
+    """Bounds in each product's own currency; when the shopper named one, converted for the
+    currencies the rates know (a product priced in any other cannot qualify)."""
+    if constraints.currency is None:
+        return _price_between(constraints.price_min, constraints.price_max)
     within = Q(pk__in=[])
-    for currency in Product.objects.values_list("currency", flat=True).distinct().order_by():
+    for currency in {constraints.currency, "USD", *(code for code, _ in constraints.rates)}:
         bounds = constraints.price_bounds_in(currency)
-        if bounds is None:
-            continue
-        condition = Q(currency=currency)
-        if bounds[0] is not None:
-            condition &= Q(price__gte=bounds[0])
-        if bounds[1] is not None:
-            condition &= Q(price__lte=bounds[1])
-        within |= condition
+        if bounds is not None:
+            within |= Q(currency__iexact=currency) & _price_between(*bounds)
     return within
+
+
+def _price_between(low: float | None, high: float | None) -> Q:
+    condition = Q()
+    if low is not None:
+        condition &= Q(price__gte=low)
+    if high is not None:
+        condition &= Q(price__lte=high)
+    return condition
 
 
 def _brand_ids(names: Iterable[str]) -> list[int]:

@@ -10,12 +10,16 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import SessionMiddlewareStack  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from assistant import services  # noqa: E402
 from assistant.routing import websocket_urlpatterns  # noqa: E402
 from config import daphne_limits  # noqa: E402
 from config.origins import ExactOriginValidator  # noqa: E402
 
 daphne_limits.install()
+if settings.AISLE_WARM_UP:
+    services.warm_up()
 
 application = ProtocolTypeRouter(
     {

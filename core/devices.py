@@ -52,3 +52,25 @@ def torch_threads(count: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def quiet_model_loading() -> Iterator[None]:
+    """Load packaged weights without transformers' warnings and progress bars.
+
+    Loading MiniLM reports its unused pooler weights as "UNEXPECTED" and lists every layer as
+    "not sharded" (there is no tensor-parallel plan here); a worker's log records those, and the
+    "Loading weights" bar, as warnings on every run, though nothing is wrong.
+    """
+    from transformers.utils import logging as transformers_logging
+
+    verbosity = transformers_logging.get_verbosity()
+    bars = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+        if bars:
+            transformers_logging.enable_progress_bar()

@@ -112,33 +112,49 @@ def is_enabled(name: str) -> bool:
     return any(choice.ranker.name == name and choice.enabled for choice in ranker_choices())
 
 
+class Shopper:
+    """Whom a search ranks for: the session's feedback and, for a known ``user`` (a user id or an
+    earlier session key), their earlier sessions', with the ranker choices. Each is read from the
+    database once, however many searches a turn makes (a relaxed search is a second one)."""
+
+    def __init__(self, session_key: str = "", user: str | None = None) -> None:
+        self.session_key = session_key
+        self.user = user
+
+    @functools.cached_property
+    def choices(self) -> list[RankerChoice]:
+        return ranker_choices()
+
+    @functools.cached_property
+    def events(self) -> tuple[list[FeedbackEvent], list[FeedbackEvent]]:
+        """Earlier sessions' events and this session's, oldest first."""
+        user = self.user
+        earlier = _events(Q(user_id=user) if user and user.isdigit() else Q(session_key=user)) if user else []
+        current = _events(Q(session_key=self.session_key)) if self.session_key else []
+        return [event for event in earlier if event.session_key != self.session_key], current
+
+
 def context_for(
     query_vector: np.ndarray | None,
     constraints: dict[str, Any],
-    session_key: str = "",
-    user: str | None = None,
-    choices: Sequence[RankerChoice] | None = None,
+    shopper: Shopper,
     index: IndexVersion | None = None,
 ) -> RankingContext:
-    """A ranking context with the feedback of this session and, for a known ``user``
-    (a user id or a session key), their earlier sessions; their products' vectors come from
+    """A ranking context with the ``shopper``'s feedback; their products' vectors come from
     ``index`` (the search's snapshot; default: the live version)."""
-    earlier = _events(Q(user_id=user) if user and user.isdigit() else Q(session_key=user)) if user else []
-    current = _events(Q(session_key=session_key)) if session_key else []
-    earlier = [event for event in earlier if event.session_key != session_key]
+    earlier, current = shopper.events
     events = [*earlier, *current]
     product_ids = sorted({event.product_id for event in events})
-    choices = ranker_choices() if choices is None else choices
     return RankingContext(
         query_vector=query_vector,
         constraints=constraints,
-        user=user,
+        user=shopper.user,
         history=tuple(_interaction(event) for event in earlier),
         session_events=tuple(_interaction(event) for event in current),
         item_vectors=_vectors_of(product_ids, index or live_index().get()),
         titles={event.product_id: event.product.title for event in events},
         weights={RETRIEVAL: settings.AISLE_RANKER_WEIGHTS.get(RETRIEVAL, 1.0)}
-        | {choice.ranker.name: choice.weight for choice in choices if choice.enabled},
+        | {choice.ranker.name: choice.weight for choice in shopper.choices if choice.enabled},
         artifacts=active_artifacts(),
     )
 

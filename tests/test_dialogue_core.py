@@ -699,3 +699,17 @@ def test_add_another_adds_one_more_of_the_product_in_focus(shop):
     state = say(manager, listed(manager), "add_to_cart", "add the first one", reference=[1]).state
     again = say(manager, state, "out_of_scope", "add another", confidence=0.5)
     assert again.state.cart == [{"sku": "S1", "quantity": 2}]
+
+
+def test_a_single_product_is_counted_in_the_singular(shop):
+    manager = DialogueManager(shop, 1)
+    state = DialogueState()
+    openings = []
+    for said in ("grey sofa", "green sofa", "red sofa"):  # the phrasing varies turn by turn
+        turn = say(manager, state, "search", said, category="sofa")
+        state = turn.state
+        assert len(turn.products) == 1
+        openings.append(turn.text.split(".")[0])
+    assert all(opening.startswith(("Here is 1 option", "I found 1", "1 that fits")) for opening in openings)
+    more = say(manager, state, "more", "more")
+    assert more.text == "Here is 1 more."

@@ -134,3 +134,21 @@ def test_a_products_every_field_for_the_detail_view(client, indexed_catalog):
     assert client.get("/api/products/%00/").status_code == 404
     Product.objects.filter(pk=product.pk).update(is_active=False)
     assert client.get(f"/api/products/{product.sku}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_warm_up_searches_once_so_a_process_starts_with_its_models_loaded(indexed_catalog, caplog):
+    from assistant import search, services
+
+    search.query_vector.cache_clear()
+    with caplog.at_level("WARNING"):
+        services.warm_up()
+    assert search.query_vector.cache_info().currsize == 1  # the query was encoded: encoder and index loaded
+    assert "warm-up skipped" not in caplog.text
+
+
+def test_warm_up_never_stops_a_process_whose_database_is_not_ready(caplog):
+    from assistant import services
+
+    services.warm_up()  # no database access in this test: the search fails inside
+    assert "warm-up skipped" in caplog.text

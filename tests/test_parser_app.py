@@ -90,6 +90,25 @@ def test_activation_is_refused_when_the_new_version_scores_worse():
     assert not parsing._should_activate(False, {"intent_accuracy": 1, "slot_f1": 1}, None)[0]
 
 
+@pytest.mark.django_db
+def test_training_progress_is_saved_on_the_job_and_logged_once_per_tenth(caplog):
+    job = TrainingJob.objects.create()
+    save = parsing.progress_saver(job)
+    steps = 939
+    with caplog.at_level("INFO", logger="assistant.parsing"):
+        for step in [*range(20, steps, 20), steps]:  # as the trainer reports: every 20 steps and the last
+            save({"epoch": 1 + step * 3 // (steps + 1), "step": step, "steps": steps, "loss": 1 / step})
+    logged = [
+        record.getMessage() for record in caplog.records if "parser training job" in record.getMessage()
+    ]
+    assert len(logged) == 10
+    assert logged[0].startswith(f"parser training job {job.pk}: step 100 of 939 (epoch 1)")
+    assert logged[-1].startswith(f"parser training job {job.pk}: step 939 of 939 (epoch 3)")
+    job.refresh_from_db()
+    assert job.progress["step"] == steps
+    assert job.progress["stage"] == "training"
+
+
 def test_train_parser_if_missing_does_nothing_when_a_parser_is_active(small_catalog, own_data_dir):
     first = train()["version"]
     assert train("--if-missing") == {"version": first}

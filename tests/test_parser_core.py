@@ -1252,3 +1252,17 @@ def test_rule_slots_fill_in_hard_slots_the_model_missed_for_searches_only():
     assert merged.confidence == 0.9
     question = Frame("product_question", 0.9, {"attribute": "price"})
     assert with_rule_slots(question, rules) is question
+
+
+def test_loading_the_encoder_logs_no_warnings_and_draws_no_progress_bar(capfd, caplog):
+    """The pooler weights MiniLM ships unused and the absent tensor-parallel plan are expected;
+    transformers reports both as warnings (and draws a bar) on every load unless told not to."""
+    from assistant.nlu.model import load_encoder
+
+    with caplog.at_level("WARNING"):
+        load_encoder(default_model_path())
+    _, printed = capfd.readouterr()
+    assert not [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert "LOAD REPORT" not in printed
+    assert "not sharded" not in printed
+    assert "Loading weights" not in printed

@@ -34,7 +34,7 @@ def test_defaults_are_embedded(tmp_path):
         "True",
         "django.db.backends.sqlite3",
         "channels.layers.InMemoryChannelLayer",
-        "filesystem://",
+        "filesystem://localhost/",
     ]
     assert (tmp_path / "celery" / "queue").is_dir()
 

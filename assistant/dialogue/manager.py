@@ -229,7 +229,7 @@ class DialogueManager:
         if not found:
             return Turn("That was everything that matches. Want to loosen a constraint?", state)
         state = replace(state, shown=[p.sku for p in found], seen=[*state.seen, *(p.sku for p in found)])
-        return Turn(f"Here are {len(found)} more.", state, found)
+        return Turn(f"Here {'is' if len(found) == 1 else 'are'} {len(found)} more.", state, found)
 
     def _on_similar(self, text: str, slots: Mapping[str, Any], state: DialogueState) -> Turn:
         sku = self._referenced(slots, state)
@@ -289,7 +289,7 @@ class DialogueManager:
                 f" ({results.exact} {plural_of(results.asked) if results.exact != 1 else results.asked}, "
                 f"then {len(found) - results.exact} other {plural_of(results.kind)})"
             )
-        opening = _vary(state.turns, ("Here are {n} options", "I found {n}", "{n} that fit"))
+        opening = _vary(state.turns, OPENINGS if len(found) != 1 else OPENINGS_OF_ONE)
         order = (
             f", {SORT_PHRASES[state.constraints['sort']]}"
             if state.constraints.get("sort") in SORT_PHRASES
@@ -972,6 +972,10 @@ def _next_steps(found: Sequence[ProductView]) -> list[str]:
     if len(found) >= 2:
         steps.append("compare the first two")
     return steps
+
+
+OPENINGS = ("Here are {n} options", "I found {n}", "{n} that fit")
+OPENINGS_OF_ONE = ("Here is {n} option", "I found {n}", "{n} that fits")
 
 
 def _vary(turn: int, phrasings: Sequence[str]) -> str:

@@ -5,7 +5,6 @@ pooling all-MiniLM-L6-v2 was trained with); the tag head reads each word's
 first sub-token, the others are ignored in the loss.
 """
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,8 @@ from pathlib import Path
 import torch
 from torch import nn
 from transformers import AutoTokenizer, BertModel, PreTrainedTokenizerBase
+
+from core.devices import quiet_model_loading
 
 IGNORED = -100  # label of sub-tokens after a word's first, and of special tokens
 MAX_TOKENS = 64
@@ -51,19 +52,9 @@ class JointModel(nn.Module):
 
 
 def load_encoder(path: Path) -> BertModel:
-    """MiniLM's BERT layers without the pooler: the heads read the token states.
-
-    The sentence-transformers checkpoint ships pooler weights, which transformers lists as
-    "UNEXPECTED" in a "BertModel LOAD REPORT" that looks like an error on every training run;
-    that report is expected here, so warnings are silenced for this one call.
-    """
-    reporter = logging.getLogger("transformers.modeling_utils")
-    level = reporter.level
-    reporter.setLevel(logging.ERROR)
-    try:
+    """MiniLM's BERT layers without the pooler: the heads read the token states."""
+    with quiet_model_loading():
         return BertModel.from_pretrained(str(path), add_pooling_layer=False)
-    finally:
-        reporter.setLevel(level)
 
 
 def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:

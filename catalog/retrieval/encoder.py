@@ -16,7 +16,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np
 
-from core.devices import reduced_precision, resolve_device, torch_threads
+from core.devices import quiet_model_loading, reduced_precision, resolve_device, torch_threads
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSION = 384
@@ -44,12 +44,11 @@ class Encoder:
         self, model_path: Path | str | None = None, device: str = "auto", precision: str = "auto"
     ) -> None:
         from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()
         self.device = resolve_device(device)
         self.model_path = Path(model_path or default_model_path())
-        self.model = SentenceTransformer(str(self.model_path), device=self.device)
+        with quiet_model_loading():
+            self.model = SentenceTransformer(str(self.model_path), device=self.device)
         self.name = MODEL_NAME if model_path is None else self.model_path.name
         if precision not in ("auto", "fp32"):
             raise ValueError(f"precision must be auto or fp32, not {precision!r}")

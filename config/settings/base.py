@@ -124,6 +124,10 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'aisle.sqlite3'}"),
 }
+# Each chat turn runs on a pool thread (assistant/consumers.py) that keeps its connection: opening one
+# per turn cost a PostgreSQL backend start (or SQLite's pragmas) every time: a sixth of a turn on SQLite.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server, the worker and management commands share one file:
     # WAL and a busy timeout keep concurrent writers from failing at once.
@@ -169,11 +173,13 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CELERY_QUEUE_DIR = DATA_DIR / "celery"
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+# The filesystem transport ignores the host; naming one keeps kombu from warning on every connection.
+EMBEDDED_BROKER_URL = "filesystem://localhost/"
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or EMBEDDED_BROKER_URL)
 CELERY_RESULT_BACKEND = env(
     "CELERY_RESULT_BACKEND", default=REDIS_URL or f"file://{CELERY_QUEUE_DIR / 'results'}"
 )
-if CELERY_BROKER_URL == "filesystem://":
+if CELERY_BROKER_URL == EMBEDDED_BROKER_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_QUEUE_DIR / "queue"),
         "data_folder_out": str(CELERY_QUEUE_DIR / "queue"),
@@ -261,6 +267,9 @@ AISLE_RATE_LIMIT_PER_SESSION = env(
 )
 # Chat turns one web process answers at once (threads; the CPU work mostly releases the GIL).
 AISLE_TURN_THREADS = env.int("AISLE_TURN_THREADS", default=4)
+# A web process loads the parser, the encoder and the index when it starts (config/asgi.py), not
+# on its first shopper's turn (seconds).
+AISLE_WARM_UP = env.bool("AISLE_WARM_UP", default=True)
 AISLE_RATE_LIMIT_PER_IP = env("AISLE_RATE_LIMIT_PER_IP", default="600 per minute")
 # Catalog edits queue an index refresh this many seconds after they commit,
 # so that a burst of edits is encoded and published once.

@@ -16,6 +16,8 @@ WHITENOISE_USE_FINDERS = True
 # rest would otherwise leave refresh tasks queued for a later test's worker.
 AISLE_INDEX_AUTO_REFRESH = False
 AISLE_PARSER_EXAMPLES = 400
+# Test modules import config.asgi before the test database exists.
+AISLE_WARM_UP = False
 
 # Every request of the suite comes from one address; tests of the limits set their own.
 AISLE_RATE_LIMIT_PER_IP = ""

@@ -1,16 +1,22 @@
-"""Admin for the catalog: products with import/export, categories, brands, attributes."""
+"""Admin for the catalog: products with export, catalog file imports, categories, brands, attributes."""
 
+import csv
+
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
-from import_export.admin import ImportExportModelAdmin
+from import_export.admin import ExportMixin
 
 from core import broker
 
+from . import imports
 from .indexing import queue_refresh, roll_back_index
 from .links import safe_url
-from .models import Attribute, Brand, Category, Product, ProductAttributeValue
+from .models import Attribute, Brand, CatalogImport, Category, Product, ProductAttributeValue
 from .resources import ProductResource
 from .signals import schedule_index_refresh
 from .tasks import refresh_index
@@ -64,8 +70,12 @@ class AttributeValueInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(ImportExportModelAdmin):
+class ProductAdmin(ExportMixin, admin.ModelAdmin):
+    """Products; files are imported under Catalog imports (every ``import_catalog`` format), and
+    exported here in the ``csv`` format."""
+
     resource_classes = [ProductResource]
+    change_list_template = "admin/catalog/product/change_list.html"
     list_display = [
         "thumbnail", "sku", "title", "brand", "price", "currency", "stock", "rating",
         "is_active", "index_stale", "updated_at",
@@ -105,21 +115,15 @@ class ProductAdmin(ImportExportModelAdmin):
             image_url,
         )
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        return super().changelist_view(request, {**(extra_context or {}), "may_import": may_import(request)})
+
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
         obj.content_hash = ""  # edited by hand: the next import of this SKU rewrites it
         super().save_model(request, obj, form, change)
 
-    def has_import_permission(self, request: HttpRequest) -> bool:
-        """The settings' code (add) and change: an import updates the SKUs it already has."""
-        return super().has_import_permission(request) and self.has_change_permission(request)
-
     def get_export_queryset(self, request: HttpRequest) -> QuerySet[Product]:
-        return (
-            super()
-            .get_export_queryset(request)
-            .select_related("brand")
-            .prefetch_related("categories", "attribute_values__attribute")
-        )
+        return super().get_export_queryset(request).with_details()
 
     @admin.action(description="Re-encode and reindex (in the background)", permissions=["change"])
     def refresh_search_index(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
@@ -197,3 +201,122 @@ class BrandAdmin(admin.ModelAdmin):
 class AttributeAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "value_type", "is_multi_valued", "unit"]
     search_fields = ["slug", "name"]
+
+
+IMPORT_PERMISSIONS = ("catalog.add_catalogimport", "catalog.add_product", "catalog.change_product")
+
+
+def may_import(request: HttpRequest) -> bool:
+    """An import creates and updates products: it takes its own permission and both of those."""
+    return request.user.has_perms(IMPORT_PERMISSIONS)
+
+
+@admin.register(CatalogImport)
+class CatalogImportAdmin(admin.ModelAdmin):
+    """Upload a catalog file, read its preview (each bad row and why), confirm, follow the import."""
+
+    list_display = ["pk", "file_name", "format", "state", "percent", "counts", "created_by", "created_at"]
+    list_filter = ["status", "format"]
+    fields = ["file", "format", "place_under", "match_existing"]
+    autocomplete_fields = ["place_under"]
+    change_form_template = "admin/catalog/catalogimport/change_form.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return may_import(request)
+
+    def get_fields(self, request: HttpRequest, obj: CatalogImport | None = None) -> list[str]:
+        # Once uploaded, the file is named in the panel above; it is kept in DATA_DIR, not served.
+        return self.fields if obj is None else self.fields[1:]
+
+    def has_change_permission(self, request: HttpRequest, obj: CatalogImport | None = None) -> bool:
+        return False  # an upload is not edited: a new file is a new import
+
+    def has_view_permission(self, request: HttpRequest, obj: CatalogImport | None = None) -> bool:
+        return super().has_view_permission(request, obj) or self.has_add_permission(request)
+
+    def save_model(self, request: HttpRequest, obj: CatalogImport, form, change: bool) -> None:
+        obj.file_name = obj.file.name.rsplit("/", 1)[-1][:255]
+        obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        imports.preview(obj)
+
+    def response_add(self, request: HttpRequest, obj: CatalogImport, post_url_continue: str | None = None):
+        return HttpResponseRedirect(reverse("admin:catalog_catalogimport_change", args=[obj.pk]))
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/confirm/", view(self.confirm_view), name="catalog_catalogimport_confirm"),
+            path("<int:pk>/progress/", view(self.progress_view), name="catalog_catalogimport_progress"),
+            path("<int:pk>/rejected.csv", view(self.rejected_view), name="catalog_catalogimport_rejected"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        upload = get_object_or_404(CatalogImport, pk=object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "upload": upload,
+            "may_confirm": not upload.status and bool(upload.preview) and self.has_add_permission(request),
+            "percent": self.percent(upload),
+            "progress_url": reverse("admin:catalog_catalogimport_progress", args=[upload.pk]),
+            "index_job": upload.index_job,
+            "import_inline_rows": settings.AISLE_IMPORT_INLINE_ROWS,
+            "bad_rows": imports.rejected_rows(upload),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def confirm_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        upload = get_object_or_404(CatalogImport, pk=pk)
+        if request.method != "POST" or not self.has_add_permission(request):
+            return HttpResponse(status=405 if request.method != "POST" else 403)
+        try:
+            upload = imports.confirm(upload)
+        except ValueError as problem:
+            self.message_user(request, str(problem), level=messages.ERROR)
+        else:
+            if upload.status == CatalogImport.Status.QUEUED:
+                self.message_user(request, "The import is queued for a worker; this page follows it.")
+            elif upload.status == CatalogImport.Status.FAILED:
+                self.message_user(request, upload.error, level=messages.ERROR)
+            else:
+                self.message_user(request, f"Imported: {self.counts(upload)}.")
+        return HttpResponseRedirect(reverse("admin:catalog_catalogimport_change", args=[upload.pk]))
+
+    def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
+        upload = get_object_or_404(CatalogImport, pk=pk)
+        if not self.has_view_permission(request, upload):
+            return JsonResponse({"error": "forbidden"}, status=403)
+        return JsonResponse({"status": upload.status, "percent": self.percent(upload), **upload.progress})
+
+    def rejected_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        upload = get_object_or_404(CatalogImport, pk=pk)
+        if not self.has_view_permission(request, upload):
+            return HttpResponse(status=403)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="import-{upload.pk}-rejected-rows.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["row", "reason"])
+        writer.writerows(
+            [rejection["row"], rejection["reason"]] for rejection in imports.rejected_rows(upload)
+        )
+        return response
+
+    @admin.display(description="status", ordering="status")
+    def state(self, upload: CatalogImport) -> str:
+        return upload.get_status_display() if upload.status else "previewed: waiting for confirmation"
+
+    @admin.display(description="progress")
+    def percent(self, upload: CatalogImport) -> int:
+        if upload.status == CatalogImport.Status.SUCCEEDED:
+            return 100
+        done, total = upload.progress.get("done", 0), upload.progress.get("total", 0)
+        return min(100, round(100 * done / total)) if total else 0
+
+    @admin.display(description="result")
+    def counts(self, upload: CatalogImport) -> str:
+        if not upload.summary:
+            return ""
+        return ", ".join(
+            f"{upload.summary.get(key, 0)} {key}" for key in ("created", "updated", "unchanged", "rejected")
+        )

@@ -187,6 +187,11 @@ def queue_refresh(reason: str, product_ids: list[int] | None = None, full: bool 
     return IndexJob.objects.create(reason=reason[:200], product_ids=product_ids, full=full)
 
 
+def waiting_job() -> IndexJob | None:
+    """The refresh of whatever is stale that waits for a worker, if one does."""
+    return _waiting_jobs().order_by("queued_at").first()
+
+
 def job_for(job_id: int | None, product_ids: list[int] | None = None, full: bool = False) -> IndexJob | None:
     """The job a refresh task runs: its row, or a new one for a task sent without one."""
     if job_id is None:

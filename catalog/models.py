@@ -7,12 +7,16 @@ grey" or "width under 200 cm" stay database queries rather than JSON scans.
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
 
 from core.jobs import JobStatus
+
+from .importers import READERS
 
 
 class Brand(models.Model):
@@ -251,3 +255,63 @@ class IndexJob(models.Model):
 
     def __str__(self) -> str:
         return f"index refresh {self.pk} ({self.status})"
+
+
+def _imports_storage() -> FileSystemStorage:
+    """Uploaded catalog files, kept beside the rest of the state (never served)."""
+    return FileSystemStorage(location=settings.DATA_DIR / "imports")
+
+
+class CatalogImport(models.Model):
+    """A catalog file uploaded in the admin: previewed, then imported (in a worker when large).
+
+    The upload is read with the same readers and validation as ``import_catalog``. The preview
+    lists the rows that cannot be imported and why; confirming stores every good row. The
+    result keeps the counts and each rejected row with its reason (the rejected-rows report).
+    """
+
+    Status = JobStatus
+
+    file = models.FileField(storage=_imports_storage, upload_to="%Y/%m/")
+    file_name = models.CharField(max_length=255, blank=True, help_text="The name it was uploaded as.")
+    format = models.CharField(
+        max_length=16,
+        choices=[(name, name) for name in READERS],
+        help_text="The file's layout, as import_catalog --format reads it.",
+    )
+    place_under = models.ForeignKey(
+        Category,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Put the file's categories under this one (empty: where the file says).",
+    )
+    match_existing = models.BooleanField(
+        default=True,
+        help_text="A file category named like exactly one category already in the tree goes there "
+        "(the file's 'Beds' into 'Furniture > Beds'), instead of starting a second tree.",
+    )
+    status = models.CharField(max_length=16, choices=Status, default="", blank=True)
+    preview = models.JSONField(default=dict, blank=True, help_text="Rows, good rows, new SKUs, bad rows.")
+    progress = models.JSONField(default=dict, blank=True, help_text="Rows done of the total.")
+    summary = models.JSONField(default=dict, blank=True, help_text="Created, updated, unchanged, rejected.")
+    rejected = models.JSONField(default=list, blank=True, help_text="Each rejected row and why.")
+    index_job = models.ForeignKey(
+        "IndexJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    worker = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "catalog import"
+
+    def __str__(self) -> str:
+        return f"import {self.pk} of {self.file_name or self.file.name}"

@@ -11,6 +11,9 @@ new edits too, and one whose message or worker is lost is sent again by the
 index sweep (``tasks.sweep_index``).
 """
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -19,14 +22,41 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_sa
 
 from core.broker import send
 
-from .indexing import queue_refresh
-from .models import Brand, Category, Product
-from .tasks import refresh_index
+from .indexing import queue_refresh, waiting_job
+from .models import Brand, Category, IndexJob, Product
+
+REFRESH_TASK = "catalog.tasks.refresh_index"
+"""Sent by name: ``tasks`` imports the import service, which imports this module."""
+
+_deferred: contextvars.ContextVar[bool] = contextvars.ContextVar("index_refresh_deferred", default=False)
+
+
+@contextlib.contextmanager
+def refreshes_deferred() -> Iterator[None]:
+    """Edits inside ask for no refresh: the caller asks for one when done (an import, whose
+    batches would otherwise each queue one as the previous one starts running)."""
+    token = _deferred.set(True)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+
+
+def request_refresh(reason: str) -> IndexJob | None:
+    """Queue an index refresh of whatever is stale now; returns its job (or the job already waiting,
+    which takes these edits too), ``None`` when automatic refreshes are off."""
+    if not settings.AISLE_INDEX_AUTO_REFRESH:
+        return None
+    job = queue_refresh(reason)
+    if job is None:
+        return waiting_job()
+    send(REFRESH_TASK, job_id=job.pk, countdown=settings.AISLE_INDEX_REFRESH_DELAY)
+    return job
 
 
 def schedule_index_refresh() -> None:
     """Queue one index refresh for when the current transaction commits (at once outside one)."""
-    if not settings.AISLE_INDEX_AUTO_REFRESH:
+    if not settings.AISLE_INDEX_AUTO_REFRESH or _deferred.get():
         return
     # One callback per transaction: Django drops callbacks of a rolled-back
     # savepoint from this list, so a later edit registers again.
@@ -37,9 +67,7 @@ def schedule_index_refresh() -> None:
 
 def _enqueue_refresh() -> None:
     # The job row is stored first: if the broker cannot take the task, the sweep sends it later.
-    job = queue_refresh("catalog edit")
-    if job is not None:
-        send(refresh_index, job_id=job.pk, countdown=settings.AISLE_INDEX_REFRESH_DELAY)
+    request_refresh("catalog edit")
 
 
 def _product_saving(sender: type[Product], instance: Product, raw: bool = False, **kwargs: Any) -> None:

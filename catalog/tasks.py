@@ -8,7 +8,7 @@ from django.conf import settings
 
 from core.broker import send
 
-from . import indexing
+from . import imports, indexing
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,19 @@ def refresh_index(
     return report.as_dict()
 
 
+# Acknowledged on receipt: a large import can outlast the broker's visibility timeout, and a second
+# delivery must not import the file again while the first still runs (``claim`` refuses it anyway).
+@shared_task(bind=True, name=imports.IMPORTS.task, acks_late=False)
+def import_catalog_file(self, import_id: int) -> dict:
+    """Import the catalog file of admin import ``import_id`` (queued, confirmed after its preview)."""
+    upload = imports.IMPORTS.claim(import_id)
+    if upload is None:
+        logger.warning("catalog import %s is gone or already taken; nothing to do", import_id)
+        return {"import": import_id, "status": "skipped"}
+    upload = imports.run(upload, worker=self.request.hostname or "")
+    return {"import": upload.pk, "status": upload.status, **upload.summary}
+
+
 @shared_task
 def sweep_index() -> dict:
     """Send again the index refreshes whose worker or message was lost, and queue one when the
@@ -57,7 +70,8 @@ def sweep_index() -> dict:
     jobs = indexing.sweep()
     for job in jobs:
         send(refresh_index, job_id=job.pk)
-    return {"sent": [job.pk for job in jobs]}
+    imports_sent = imports.IMPORTS.resend_stale(settings.AISLE_TRAINING_RESEND_AFTER)
+    return {"sent": [job.pk for job in jobs], "imports_sent": imports_sent}
 
 
 def sweep_at_worker_start(sender: Any = None, **kwargs: Any) -> None:

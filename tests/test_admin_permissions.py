@@ -15,8 +15,9 @@ from django.test import Client, TestCase
 
 from assistant import parsing
 from assistant.models import ParserExample, TrainingJob
+from catalog.admin import IMPORT_PERMISSIONS
 from catalog.indexing import build_index, index_store
-from catalog.models import IndexJob, Product
+from catalog.models import CatalogImport, IndexJob, Product
 from core.celery_app import app as celery_app
 from recsys_plugins.models import RankerSetting, RankerTrainingRun
 
@@ -26,6 +27,7 @@ NEW_ROW = "P-1,Green linen armchair,299,USD,Furniture > Armchairs,Velluto,green\
 EXAMPLES = "/admin/assistant/parserexample/"
 JOBS = "/admin/assistant/trainingjob/"
 RANKERS = "/admin/recsys_plugins/rankersetting/"
+IMPORTS = "/admin/catalog/catalogimport/"
 
 LoginAs = Callable[..., Client]
 
@@ -106,16 +108,14 @@ def run_action(client: Client, url: str, action: str, rows: list) -> str:
     return response.content.decode()
 
 
-def preview_import(client: Client, content: str):
-    form_page = client.get(f"{CHANGELIST}import/")
-    return client.post(
-        f"{CHANGELIST}import/",
-        {
-            "import_file": SimpleUploadedFile("new.csv", content.encode(), content_type="text/csv"),
-            "format": csv_format_index(form_page),
-            "resource": "0",
-        },
+def preview_import(client: Client, content: str) -> CatalogImport:
+    """Upload ``content`` as a csv catalog file; the import waits, previewed, for confirmation."""
+    response = client.post(
+        IMPORTS + "add/",
+        {"file": SimpleUploadedFile("new.csv", content.encode(), content_type="text/csv"), "format": "csv"},
     )
+    assert response.status_code == 302, response.content.decode()[:1000]
+    return CatalogImport.objects.latest("created_at")
 
 
 # --- import and export ------------------------------------------------------------------------
@@ -124,26 +124,29 @@ def preview_import(client: Client, content: str):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "permissions",
-    [(), ("catalog.view_product",), ("catalog.add_product",), ("catalog.change_product",)],
-    ids=["none", "view", "add-only", "change-only"],
+    [
+        (),
+        ("catalog.view_product",),
+        ("catalog.add_catalogimport",),
+        ("catalog.add_product", "catalog.change_product"),
+        ("catalog.add_catalogimport", "catalog.add_product"),
+    ],
+    ids=["none", "view", "import-only", "products-only", "no-change"],
 )
-def test_import_needs_add_and_change(login_as, small_catalog, permissions):
-    importer = login_as("catalog.add_product", "catalog.change_product")
-    preview = preview_import(importer, CSV_HEADER + NEW_ROW)
-    assert preview.status_code == 200
-    confirm = preview.context["confirm_form"].initial
+def test_import_needs_its_own_permission_and_add_and_change_of_products(login_as, small_catalog, permissions):
+    importer = login_as(*IMPORT_PERMISSIONS)
+    upload = preview_import(importer, CSV_HEADER + NEW_ROW)
     before = Product.objects.count()
 
     refused = login_as(*permissions)
-    confirmed = refused.post(f"{CHANGELIST}process_import/", confirm)
+    assert refused.post(f"{IMPORTS}{upload.pk}/confirm/").status_code == 403
     assert not Product.objects.filter(sku="P-1").exists()
     assert Product.objects.count() == before
-    assert confirmed.status_code == 403
-    assert refused.get(f"{CHANGELIST}import/").status_code == 403
-    assert refused.post(f"{CHANGELIST}import/", {"format": "0", "resource": "0"}).status_code == 403
+    assert refused.get(IMPORTS + "add/").status_code == 403
+    assert "Import a catalog file" not in refused.get(CHANGELIST).content.decode()
 
     # The file the refused user tried to confirm is still there for the permitted one.
-    importer.post(f"{CHANGELIST}process_import/", confirm)
+    importer.post(f"{IMPORTS}{upload.pk}/confirm/")
     assert Product.objects.count() == before + 1
     assert Product.objects.get(sku="P-1").title == "Green linen armchair"
 
@@ -154,7 +157,9 @@ def test_import_and_export_buttons_follow_the_permissions(login_as, small_catalo
     page = viewer.get(CHANGELIST)
     assert page.status_code == 200
     assert page.context["has_export_permission"]
-    assert not page.context["has_import_permission"]
+    assert "Import a catalog file" not in page.content.decode()
+    importer = login_as("catalog.view_product", *IMPORT_PERMISSIONS)
+    assert "Import a catalog file" in importer.get(CHANGELIST).content.decode()
 
 
 @pytest.mark.django_db

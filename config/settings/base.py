@@ -73,6 +73,7 @@ DJANGO_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
 ]
 THIRD_PARTY_APPS = [
     "channels",
@@ -275,6 +276,8 @@ AISLE_RATE_LIMIT_PER_IP = env("AISLE_RATE_LIMIT_PER_IP", default="600 per minute
 # so that a burst of edits is encoded and published once.
 AISLE_INDEX_AUTO_REFRESH = env.bool("AISLE_INDEX_AUTO_REFRESH", default=True)
 AISLE_INDEX_REFRESH_DELAY = 2.0
+# An admin import of more rows than this runs in a worker, with a progress bar; smaller ones at once.
+AISLE_IMPORT_INLINE_ROWS = env.int("AISLE_IMPORT_INLINE_ROWS", default=300)
 # A refresh job queued this many seconds ago and not started is taken for lost and sent again.
 AISLE_INDEX_JOB_TIMEOUT = env.float("AISLE_INDEX_JOB_TIMEOUT", default=300.0)
 # Price bounds said in one currency apply to products priced in another only through these
@@ -315,13 +318,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# django-import-export: every admin import is previewed (dry run) first.
-IMPORT_EXPORT_SKIP_ADMIN_CONFIRM = False
-IMPORT_EXPORT_USE_TRANSACTIONS = True
-# Export needs the model's view permission, import its add permission; imports upsert,
-# so the admins that import also require change (catalog/admin.py).
+# django-import-export does the admin's product export, which needs the view permission; imports
+# are the catalog's own (catalog/imports.py), in every import_catalog format.
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
-IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 
 LOGGING = {
     "version": 1,

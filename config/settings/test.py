@@ -14,7 +14,7 @@ WHITENOISE_USE_FINDERS = True
 
 # Tests that exercise the signal-driven refresh switch it on themselves; the
 # rest would otherwise leave refresh tasks queued for a later test's worker.
-AISLE_INDEX_AUTO_REFRESH = False
+AISLE_INDEX_AUTO_REFRESH = env.bool("AISLE_INDEX_AUTO_REFRESH", default=False)
 AISLE_PARSER_EXAMPLES = 400
 # Test modules import config.asgi before the test database exists.
 AISLE_WARM_UP = False

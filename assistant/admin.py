@@ -71,12 +71,10 @@ class TrainingJobAdmin(ParserVersionsPermission, ReadOnlyAdmin):
         "pk",
         "status",
         "stage",
-        "loss",
         "intent_accuracy",
         "slot_f1",
         "version",
         "is_active",
-        "activated",
         "created_at",
     ]
     list_filter = ["status", "activated"]

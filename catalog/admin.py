@@ -12,11 +12,12 @@ from django.utils.html import format_html
 from import_export.admin import ExportMixin
 
 from core import broker
+from core.admin import ReadOnlyAdmin
 
 from . import imports
 from .indexing import queue_refresh, roll_back_index
 from .links import safe_url
-from .models import Attribute, Brand, CatalogImport, Category, Product, ProductAttributeValue
+from .models import Attribute, Brand, CatalogImport, Category, IndexJob, Product, ProductAttributeValue
 from .resources import ProductResource
 from .signals import schedule_index_refresh
 from .tasks import refresh_index
@@ -320,3 +321,48 @@ class CatalogImportAdmin(admin.ModelAdmin):
         return ", ".join(
             f"{upload.summary.get(key, 0)} {key}" for key in ("created", "updated", "unchanged", "rejected")
         )
+
+
+@admin.register(IndexJob)
+class IndexJobAdmin(ReadOnlyAdmin):
+    """Index refreshes: why, which worker, how far, how long, which version they published, the error."""
+
+    list_display = [
+        "pk",
+        "status",
+        "reason",
+        "done",
+        "seconds",
+        "worker",
+        "version",
+        "error_line",
+        "queued_at",
+    ]
+    list_filter = ["status", "full"]
+    readonly_fields = [field.name for field in IndexJob._meta.fields]
+
+    def has_change_permission(self, request: HttpRequest, obj: IndexJob | None = None) -> bool:
+        return False
+
+    @admin.display(description="progress")
+    def done(self, job: IndexJob) -> str:
+        if job.status == IndexJob.Status.SUCCEEDED:
+            return "100 %"
+        progress = job.progress or {}
+        if not progress.get("total"):
+            return str(progress.get("stage", ""))
+        return f"{progress.get('stage', '')} {100 * progress.get('done', 0) // progress['total']} %"
+
+    @admin.display(description="seconds")
+    def seconds(self, job: IndexJob) -> float | None:
+        if job.started_at and job.finished_at:
+            return round((job.finished_at - job.started_at).total_seconds(), 1)
+        return None
+
+    @admin.display(description="version")
+    def version(self, job: IndexJob) -> str:
+        return (job.result or {}).get("version", "")
+
+    @admin.display(description="error")
+    def error_line(self, job: IndexJob) -> str:
+        return job.error.strip().splitlines()[-1][:120] if job.error.strip() else ""

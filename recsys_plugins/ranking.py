@@ -58,6 +58,11 @@ def artifacts_store() -> VersionStore:
     return VersionStore(Path(settings.DATA_DIR) / "rankers")
 
 
+def activate_artifacts(version: str) -> None:
+    """Make kept trained-ranker ``version`` active (a rollback); every process follows it."""
+    artifacts_store().activate(version)
+
+
 @functools.cache
 def _live_artifacts(root: Path) -> LiveVersion[Path]:
     store = VersionStore(root)

@@ -110,6 +110,13 @@ def demo_subset(path: Path, per_type: int = 3) -> Path:
 
 
 @pytest.fixture
+def own_data_dir(settings, tmp_path: Path) -> Path:
+    """A ``DATA_DIR`` of this test's own: no index, parser or ranker versions of other tests."""
+    settings.DATA_DIR = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
 def small_catalog(db: None, tmp_path: Path) -> list[str]:
     """A small demo catalog imported (not yet embedded); returns its SKUs."""
     import_rows(read_catalog(demo_subset(tmp_path / "small.jsonl"), "jsonl"))

@@ -21,12 +21,6 @@ from .conftest import wait_until_finished
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def own_data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    return tmp_path
-
-
 def train(*arguments: str) -> dict:
     out = io.StringIO()
     call_command("train_parser", "--json", "--epochs", "1", *arguments, stdout=out, stderr=io.StringIO())

@@ -26,12 +26,6 @@ BUILTINS = {"cosine", "cf", "popularity", "hybrid"}
 
 
 @pytest.fixture
-def own_data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
 def fresh_registry():
     """A registry built from this test's settings (the process keeps one otherwise)."""
     ranking.registry.cache_clear()

@@ -67,7 +67,7 @@ def refuse_weak_secret(debug: bool, secret_key: str) -> None:
 # ------------------------------------------------------------------------------
 DJANGO_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "config.apps.AisleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

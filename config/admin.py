@@ -1,0 +1,169 @@
+"""The shop's admin site: its front page says what is live, and one page lists every kept version
+of the search index, the parser and the trained rankers, with their metrics and a button that
+activates any of them (a rollback, or forward again).
+
+Each app keeps its own versions (``catalog.indexing``, ``assistant.parsing``,
+``recsys_plugins.ranking``); this module, at the top of the project, only shows them side by side.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+
+from assistant import parsing
+from assistant.models import TrainingJob
+from catalog.indexing import index_store, roll_back_index
+from catalog.models import CatalogImport, IndexJob
+from core.jobs import JobStatus
+from core.versions import DamagedVersion, VersionStore
+from recsys_plugins import ranking
+from recsys_plugins.models import RankerTrainingRun
+
+
+@dataclass(frozen=True)
+class VersionKind:
+    """One kind of versioned artefact: where its versions live, how one is activated, who may."""
+
+    key: str
+    title: str
+    store: Callable[[], VersionStore]
+    activate: Callable[[str], Any]
+    permission: str
+    describe: Callable[[dict[str, Any]], str]
+    jobs_url: str
+
+
+def _index_summary(manifest: dict[str, Any]) -> str:
+    return f"{manifest.get('products', 0):,} products, built in {manifest.get('build_seconds', 0):.0f} s"
+
+
+def _parser_summary(manifest: dict[str, Any]) -> str:
+    metrics = manifest.get("metrics", {})
+    corrections = metrics.get("corrections")
+    learned = f", corrections {corrections['accuracy']:.0%} right" if corrections else ""
+    return (
+        f"intent accuracy {metrics.get('intent_accuracy', 0):.3f}, slot F1 {metrics.get('slot_f1', 0):.3f} "
+        f"(held-out), {manifest.get('examples', 0):,} examples on {manifest.get('device', '?')}{learned}"
+    )
+
+
+def _rankers_summary(manifest: dict[str, Any]) -> str:
+    trained = ", ".join(sorted(manifest.get("reports", {}))) or "nothing"
+    return f"{manifest.get('events', 0):,} feedback events; trained {trained}"
+
+
+KINDS = (
+    VersionKind(
+        key="index",
+        title="Search index",
+        store=index_store,
+        activate=roll_back_index,
+        permission="catalog.change_indexjob",
+        describe=_index_summary,
+        jobs_url="admin:catalog_indexjob_changelist",
+    ),
+    VersionKind(
+        key="parser",
+        title="Parser",
+        store=parsing.parser_store,
+        activate=parsing.activate_version,
+        permission="assistant.change_trainingjob",
+        describe=_parser_summary,
+        jobs_url="admin:assistant_trainingjob_changelist",
+    ),
+    VersionKind(
+        key="rankers",
+        title="Trained rankers",
+        store=ranking.artifacts_store,
+        activate=ranking.activate_artifacts,
+        permission="recsys_plugins.change_rankertrainingrun",
+        describe=_rankers_summary,
+        jobs_url="admin:recsys_plugins_rankertrainingrun_changelist",
+    ),
+)
+JOB_MODELS = (CatalogImport, IndexJob, TrainingJob, RankerTrainingRun)
+
+
+class AisleAdminSite(admin.AdminSite):
+    site_header = "Aisle administration"
+    site_title = "Aisle admin"
+    index_title = "Shop administration"
+
+    def get_urls(self) -> list[URLPattern]:
+        return [path("versions/", self.admin_view(self.versions_view), name="versions"), *super().get_urls()]
+
+    def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
+        live = [{**row, "kind": kind} for kind in KINDS for row in _versions(kind) if row["active"]]
+        busy = [
+            (model._meta.verbose_name_plural, count)
+            for model in JOB_MODELS
+            if (count := model.objects.filter(status__in=(JobStatus.QUEUED, JobStatus.RUNNING)).count())
+        ]
+        context = {
+            **(extra_context or {}),
+            "live": live,
+            "busy": busy,
+            "default_ranker": ranking.default_ranker(),
+        }
+        return super().index(request, context)
+
+    def versions_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "POST":
+            return self._activate(request)
+        sections = [
+            {
+                "kind": kind,
+                "rows": _versions(kind),
+                "may_activate": request.user.has_perm(kind.permission),
+                "jobs_url": reverse(kind.jobs_url),
+            }
+            for kind in KINDS
+        ]
+        context = {**self.each_context(request), "title": "Versions", "sections": sections}
+        return TemplateResponse(request, "admin/versions.html", context)
+
+    def _activate(self, request: HttpRequest) -> HttpResponse:
+        kind = next((kind for kind in KINDS if kind.key == request.POST.get("kind")), None)
+        version = request.POST.get("version", "")
+        if kind is None or not request.user.has_perm(kind.permission):
+            return HttpResponse("You may not activate these versions.", status=403)
+        try:
+            kind.activate(version)
+        except LookupError as problem:
+            self.message(
+                request, f"{kind.title} version {version} cannot be activated: {problem}", messages.ERROR
+            )
+        else:
+            self.message(request, f"{kind.title} version {version} is live; every process switches to it.")
+        return HttpResponseRedirect(reverse("admin:versions"))
+
+    @staticmethod
+    def message(request: HttpRequest, text: str, level: int = messages.SUCCESS) -> None:
+        messages.add_message(request, level, text)
+
+
+def _versions(kind: VersionKind) -> list[dict[str, Any]]:
+    """The kept versions of ``kind``, newest first, described from their manifests."""
+    store = kind.store()
+    active = store.active_version()
+    rows = []
+    for version in reversed(store.versions()):
+        try:
+            manifest = store.manifest(version) or {}
+            summary = kind.describe(manifest)
+        except (DamagedVersion, FileNotFoundError) as problem:
+            manifest, summary = {}, f"damaged: {problem}"
+        rows.append(
+            {
+                "version": version,
+                "active": version == active,
+                "created": manifest.get("created_at", ""),
+                "summary": summary,
+            }
+        )
+    return rows

@@ -22,7 +22,7 @@ from core.jobs import JobStatus
 
 from .models import ParserExample, TrainingJob
 from .nlu.baseline import KeywordParser
-from .nlu.evaluation import evaluate, load_labelled
+from .nlu.evaluation import LabelledUtterance, evaluate, load_labelled
 from .nlu.frame import Frame, with_rule_slots
 from .nlu.generate import generate_examples, tag_labelled
 from .nlu.parser import LiveParser, Parser, ParserStore
@@ -32,6 +32,8 @@ from .nlu.vocabulary import ParserVocabulary
 logger = logging.getLogger(__name__)
 # A reviewed correction counts this many times: a handful must outweigh thousands of generated lines.
 CORRECTION_WEIGHT = 5
+# A new parser goes live only if it reads at least this share of the reviewed corrections exactly.
+CORRECTIONS_REQUIRED = 0.9
 TRAINING_JOBS = broker.JobQueue(
     "assistant.tasks.train_parser", TrainingJob, JobStatus.QUEUED, JobStatus.RUNNING
 )
@@ -98,7 +100,7 @@ def catalog_vocabulary() -> ParserVocabulary:
 def training_examples(vocabulary: ParserVocabulary) -> list:
     """Generated examples plus every reviewed correction, ``CORRECTION_WEIGHT`` times each."""
     examples = generate_examples(vocabulary, settings.AISLE_PARSER_EXAMPLES, seed=settings.AISLE_PARSER_SEED)
-    for correction in ParserExample.objects.filter(reviewed=True):
+    for correction in reviewed_corrections():
         example = tag_labelled(correction.text, correction.intent, correction.slots, vocabulary)
         examples += [example] * CORRECTION_WEIGHT
     return examples
@@ -159,7 +161,15 @@ def run_training(
             served = Parser.load(staging, device="cpu")  # scored as the web processes will run it
             metrics = _heldout_metrics(served)
             active = store.active_version()
-            baseline = _heldout_metrics(store.load(active)) if active else None
+            active_parser = store.load(active) if active else None
+            baseline = _heldout_metrics(active_parser) if active_parser else None
+            corrections = reviewed_corrections()
+            if corrections:  # what the admins corrected, read before (the active version) and now
+                metrics["corrections"] = {
+                    "count": len(corrections),
+                    "accuracy": _exact_frames(served, corrections),
+                    "before": _exact_frames(active_parser, corrections) if active_parser else None,
+                }
             activate, reason = _should_activate(job.activate, metrics, baseline)
             manifest = {
                 "metrics": metrics,
@@ -217,15 +227,35 @@ def _heldout_metrics(parser: Parser) -> dict[str, Any]:
     return {key: report[key] for key in keys}
 
 
+def reviewed_corrections() -> list[LabelledUtterance]:
+    """The admins' reviewed corrections, as labelled utterances."""
+    return [
+        LabelledUtterance(example.text, example.intent, example.slots or {})
+        for example in ParserExample.objects.filter(reviewed=True).order_by("pk")
+    ]
+
+
+def _exact_frames(parser: Parser, utterances: list[LabelledUtterance]) -> float:
+    return evaluate(parser.parse_batch, utterances)["exact_frame"]
+
+
 def _should_activate(
     wanted: bool, metrics: dict[str, Any], active: dict[str, Any] | None
 ) -> tuple[bool, str]:
-    """Activation guard: the mean of intent accuracy and slot F1 must not drop below the active version's."""
+    """Activation guard: the mean of intent accuracy and slot F1 must not drop below the active
+    version's, and the reviewed corrections must be read right (``CORRECTIONS_REQUIRED`` of them)."""
     if not wanted:
         return False, "kept, not activated (--no-activate)"
     score = (metrics["intent_accuracy"] + metrics["slot_f1"]) / 2
-    if active is None:
+    if active is None:  # anything trained beats the keyword rules serving until now
         return True, f"activated: first parser version (held-out score {score:.4f})"
+    corrections = metrics.get("corrections")
+    if corrections and corrections["accuracy"] < CORRECTIONS_REQUIRED:
+        return (
+            False,
+            f"not activated: it reads {corrections['accuracy']:.0%} of the {corrections['count']} reviewed "
+            f"corrections right, under the {CORRECTIONS_REQUIRED:.0%} required",
+        )
     active_score = (active["intent_accuracy"] + active["slot_f1"]) / 2
     if score < active_score:
         return (

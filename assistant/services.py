@@ -26,7 +26,16 @@ from recsys_plugins.models import FeedbackEvent
 
 from . import parsing
 from .dialogue import cart as carts
-from .dialogue.manager import DialogueManager, Overview, ProductView, Results, Turn, describe, round_price
+from .dialogue.manager import (
+    CLARIFIED,
+    DialogueManager,
+    Overview,
+    ProductView,
+    Results,
+    Turn,
+    describe,
+    round_price,
+)
 from .dialogue.state import DialogueState
 from .messages import ProductCard, ProtocolError, Reply
 from .models import Conversation, Message
@@ -250,13 +259,21 @@ def chat_turn(session_key: str, text: str) -> Reply:
         conversation.save(update_fields=["state", "updated_at"])
         Message.objects.bulk_create(
             [
-                Message(conversation=conversation, role=Message.Role.USER, text=text),
+                Message(
+                    conversation=conversation,
+                    role=Message.Role.USER,
+                    text=text,
+                    intent=frame.intent,
+                    slots=frame.slots,
+                    confidence=frame.confidence,
+                ),
                 Message(
                     conversation=conversation,
                     role=Message.Role.ASSISTANT,
                     text=turn.text,
                     intent=frame.intent,
                     slots=frame.slots,
+                    outcome=turn.outcome or (CLARIFIED if turn.state.pending else ""),
                     products=products,
                     compare=turn.compare,
                 ),

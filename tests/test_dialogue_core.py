@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 
-from assistant.dialogue.manager import DialogueManager, Overview, ProductView, Results, describe, merged
+from assistant.dialogue.manager import (
+    CLARIFIED,
+    NO_RESULT,
+    RELAXED,
+    DialogueManager,
+    Overview,
+    ProductView,
+    Results,
+    describe,
+    merged,
+)
 from assistant.dialogue.state import DialogueState
 from assistant.nlu.frame import Frame
 
@@ -713,3 +723,19 @@ def test_a_single_product_is_counted_in_the_singular(shop):
     assert all(opening.startswith(("Here is 1 option", "I found 1", "1 that fits")) for opening in openings)
     more = say(manager, state, "more", "more")
     assert more.text == "Here is 1 more."
+
+
+def test_each_turn_says_whether_it_answered_relaxed_found_nothing_or_asked_back(shop):
+    manager = DialogueManager(shop)
+    assert say(manager, DialogueState(), "search", "sofa", category="sofa").outcome == ""
+    leather = say(
+        manager, DialogueState(), "search", "leather bookcase", category="bookcase", material=["leather"]
+    )
+    assert leather.outcome == RELAXED
+    nothing = say(
+        manager, DialogueState(), "search", "Casa bookcase that isn't wood",
+        category="bookcase", brand=["Casa"], exclude_material=["wood"],
+    )  # fmt: skip
+    assert nothing.outcome == NO_RESULT
+    assert say(manager, DialogueState(), "search", "fridge", category="fridge").outcome == NO_RESULT
+    assert say(manager, DialogueState(), "more", "more").outcome == CLARIFIED  # more of what?

@@ -29,6 +29,9 @@ def train(*arguments: str) -> dict:
 
 def test_train_parser_saves_activates_and_records_the_job(small_catalog, own_data_dir):
     assert parsing.active_parser() is None
+    ParserExample.objects.create(
+        text="grey sofaa pls", intent="search", slots={"color": ["grey"]}, reviewed=True
+    )
     report = train()
     job = TrainingJob.objects.get(pk=report["job"])
     assert job.status == TrainingJob.Status.SUCCEEDED
@@ -44,6 +47,10 @@ def test_train_parser_saves_activates_and_records_the_job(small_catalog, own_dat
     assert 0 <= metrics["slot_f1"] <= 1
     assert 0 <= metrics["intent_accuracy"] <= 1
     assert set(metrics["per_intent"]) <= set(INTENTS)
+    # The reviewed correction is scored: by this version, and by none before it (the first).
+    assert metrics["corrections"]["count"] == 1
+    assert metrics["corrections"]["before"] is None
+    assert metrics["corrections"]["accuracy"] in (0.0, 1.0)
     store = parsing.parser_store()
     assert store.active_version() == job.version == report["version"]
     manifest = store.manifest()
@@ -82,6 +89,13 @@ def test_activation_is_refused_when_the_new_version_scores_worse():
     assert "below the active version" in reason
     assert parsing._should_activate(True, {"intent_accuracy": 0.1, "slot_f1": 0.1}, None)[0]
     assert not parsing._should_activate(False, {"intent_accuracy": 1, "slot_f1": 1}, None)[0]
+    # Better on the held-out set, yet it misreads what the admins corrected: kept, not live.
+    corrected = {"intent_accuracy": 0.99, "slot_f1": 0.99, "corrections": {"count": 4, "accuracy": 0.5}}
+    refused, reason = parsing._should_activate(True, corrected, active)
+    assert not refused
+    assert "reads 50% of the 4 reviewed corrections right" in reason
+    corrected["corrections"]["accuracy"] = 1.0
+    assert parsing._should_activate(True, corrected, active)[0]
 
 
 @pytest.mark.django_db

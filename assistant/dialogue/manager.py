@@ -127,6 +127,13 @@ class Turn:
     products: list[ProductView] = field(default_factory=list)
     compare: dict[str, Any] | None = None
     suggestions: list[str] = field(default_factory=list)
+    outcome: str = ""
+    """What an admin reviewing conversations filters on: ``CLARIFIED`` (a question back instead
+    of an answer), ``RELAXED`` (nothing matched; close products without a constraint),
+    ``NO_RESULT`` (nothing to show at all); empty for a plain answer."""
+
+
+CLARIFIED, RELAXED, NO_RESULT = "clarified", "relaxed", "no_result"
 
 
 class DialogueManager:
@@ -227,7 +234,9 @@ class DialogueManager:
         else:
             found = self.catalog.search(state.query, state.constraints, self.page_size, state.seen).products
         if not found:
-            return Turn("That was everything that matches. Want to loosen a constraint?", state)
+            return Turn(
+                "That was everything that matches. Want to loosen a constraint?", state, outcome=NO_RESULT
+            )
         state = replace(state, shown=[p.sku for p in found], seen=[*state.seen, *(p.sku for p in found)])
         return Turn(f"Here {'is' if len(found) == 1 else 'are'} {len(found)} more.", state, found)
 
@@ -262,10 +271,12 @@ class DialogueManager:
                 + (f" The closest we have: {', '.join(results.closest)}." if results.closest else ""),
                 fresh_list(state, []),
                 suggestions=results.closest or self.examples(),
+                outcome=NO_RESULT,
             )
         if results.products:
             return self._show(state, results, note)
-        return self._relaxed(state, keep, results.alternative)
+        relaxed = self._relaxed(state, keep, results.alternative)
+        return replace(relaxed, outcome=RELAXED if relaxed.products else NO_RESULT)
 
     def _filled(self, state: DialogueState, results: Results) -> tuple[Results, str]:
         """``results`` followed by the best page of those missing one filter (in ``RELAX_ORDER``),
@@ -709,7 +720,7 @@ class DialogueManager:
     def _clarify(
         self, state: DialogueState, question: str = "I am not sure what you mean. Did you want one of these?"
     ) -> Turn:
-        return Turn(question, state, suggestions=[*self.examples()[:2], *FOLLOW_UPS[:2]])
+        return Turn(question, state, suggestions=[*self.examples()[:2], *FOLLOW_UPS[:2]], outcome=CLARIFIED)
 
     def _which(
         self,

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
@@ -58,6 +59,7 @@ class ConversationAdmin(ReadOnlyAdmin):
 
     list_display = ["opening", "turns", "flags", "created_at", "updated_at"]
     list_filter = [NeedsReviewFilter]
+    actions = ["forget_shoppers"]
     fields = ["session_key", "user", "created_at", "updated_at"]  # the state is shown in words above
     search_fields = ["session_key", "messages__text"]
     date_hierarchy = "created_at"
@@ -102,6 +104,27 @@ class ConversationAdmin(ReadOnlyAdmin):
 
     def may_correct(self, request: HttpRequest) -> bool:
         return request.user.has_perm("assistant.add_parserexample")
+
+    @admin.action(
+        description="Forget these shoppers: delete their conversations and feedback", permissions=["delete"]
+    )
+    def forget_shoppers(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
+        """A shopper's request to be forgotten: every conversation and feedback event of their
+        sessions (and of their account, when they were logged in) is deleted."""
+        forgotten = forget_shoppers(queryset)
+        counts = f"{forgotten['conversations']} conversations and {forgotten['feedback']} feedback events"
+        self.message_user(request, f"Deleted {counts}.")
+
+
+def forget_shoppers(conversations: QuerySet[Conversation]) -> dict[str, int]:
+    """Delete the shoppers' conversations and feedback, by their sessions and accounts."""
+    sessions = set(conversations.values_list("session_key", flat=True))
+    users = set(conversations.exclude(user=None).values_list("user_id", flat=True))
+    theirs = Q(session_key__in=sessions) | Q(user_id__in=users)
+    with transaction.atomic():
+        feedback, _ = FeedbackEvent.objects.filter(theirs).delete()
+        _, by_model = Conversation.objects.filter(theirs).delete()
+    return {"conversations": by_model.get(Conversation._meta.label, 0), "feedback": feedback}
 
 
 def transcript(conversation: Conversation, may_correct: bool) -> list[dict[str, Any]]:

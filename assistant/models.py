@@ -37,14 +37,13 @@ class Message(models.Model):
     text = models.TextField()
     intent = models.CharField(max_length=32, blank=True)
     slots = models.JSONField(default=dict, blank=True)
-    confidence = models.FloatField(
-        null=True, blank=True, help_text="The parser's, for the shopper's message."
-    )
+    confidence = models.FloatField(null=True, blank=True, help_text="The parser's, of a shopper's message.")
     outcome = models.CharField(
         max_length=16,
         blank=True,
         help_text="Of a reply: clarified (asked a question back), relaxed or no_result; empty for an answer.",
     )
+    ranker = models.CharField(max_length=64, blank=True, help_text="What ordered the reply's products.")
     products = models.JSONField(default=list, blank=True, help_text="Product cards shown with the reply.")
     compare = models.JSONField(null=True, blank=True, help_text="The comparison table shown with the reply.")
     created_at = models.DateTimeField(auto_now_add=True)

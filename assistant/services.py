@@ -148,6 +148,7 @@ class ShopCatalog:
         self.cards: dict[str, ProductCard] = {}
         self.views: dict[str, ProductView] = {}
         self.ranker = RETRIEVAL_ORDER
+        self.searched = False
         self.given: list[tuple[str, str]] = []
 
     def search(self, query: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]) -> Results:
@@ -165,7 +166,7 @@ class ShopCatalog:
             if self.filters:  # the words and the API's filters disagree
                 raise ProtocolError("invalid_filter", str(problem)) from None
             return Results()
-        self.ranker = found.ranker
+        self.ranker, self.searched = found.ranker, True
         asked = found.asked_type
         not_sold = asked is not None and not asked.supported
         return Results(
@@ -255,7 +256,9 @@ def chat_turn(session_key: str, text: str) -> Reply:
         shop.store_feedback()
         products = [shop.cards[product.sku] for product in turn.products]
         reply = _reply(turn, frame, products, shop)
-        conversation.state = {**turn.state.as_dict(), "ranker": shop.ranker}
+        # The ranker of the list on screen: a turn that did not search ("the second one") keeps it.
+        ranker = shop.ranker if shop.searched else conversation.state.get("ranker", RETRIEVAL_ORDER)
+        conversation.state = {**turn.state.as_dict(), "ranker": ranker}
         conversation.save(update_fields=["state", "updated_at"])
         Message.objects.bulk_create(
             [
@@ -274,6 +277,7 @@ def chat_turn(session_key: str, text: str) -> Reply:
                     intent=frame.intent,
                     slots=frame.slots,
                     outcome=turn.outcome or (CLARIFIED if turn.state.pending else ""),
+                    ranker=ranker if products else "",
                     products=products,
                     compare=turn.compare,
                 ),

@@ -1,6 +1,7 @@
 """Admin for the catalog: products with export, catalog file imports, categories, brands, attributes."""
 
 import csv
+from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -218,12 +219,19 @@ class CatalogImportAdmin(admin.ModelAdmin):
 
     list_display = ["pk", "file_name", "format", "state", "percent", "counts", "created_by", "created_at"]
     list_filter = ["status", "format"]
-    fields = ["file", "format", "place_under", "match_existing"]
+    fields = ["file", "format", "place_under", "match_existing", "refresh_index"]
     autocomplete_fields = ["place_under"]
     change_form_template = "admin/catalog/catalogimport/change_form.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return may_import(request)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        # Ticked where catalog edits refresh the index by themselves (the default).
+        return {
+            "refresh_index": settings.AISLE_INDEX_AUTO_REFRESH,
+            **super().get_changeform_initial_data(request),
+        }
 
     def get_fields(self, request: HttpRequest, obj: CatalogImport | None = None) -> list[str]:
         # Once uploaded, the file is named in the panel above; it is kept in DATA_DIR, not served.

@@ -5,7 +5,7 @@ nothing: it counts the rows, the SKUs that are new and those that exist, and lis
 cannot be imported with its reason. Confirming stores every good row. A file of more than
 ``AISLE_IMPORT_INLINE_ROWS`` rows is imported by a worker (``tasks.import_catalog_file``), which
 saves its progress on the row for the admin's progress bar. An import asks for one index refresh
-when it ends, not one per committed batch.
+when it ends (unless the admin unticked it), not one per committed batch.
 """
 
 import logging
@@ -112,7 +112,7 @@ def run(upload: CatalogImport, worker: str = "") -> CatalogImport:
             summary = import_rows(rows, on_row=row_done)
     except Exception as error:
         logger.exception("catalog import %s failed after %d rows", upload.pk, done)
-        upload.index_job = _refresh(upload) if done else None
+        upload.index_job = _refresh(upload) if done and upload.refresh_index else None
         _finish(
             upload,
             CatalogImport.Status.FAILED,
@@ -124,7 +124,8 @@ def run(upload: CatalogImport, worker: str = "") -> CatalogImport:
     upload.summary = {key: value for key, value in summary.as_dict().items() if key != "rejected"}
     upload.summary["rejected"] = len(summary.rejected)
     upload.rejected = summary.rejected
-    upload.index_job = _refresh(upload) if summary.created or summary.updated else None
+    changed = summary.created or summary.updated
+    upload.index_job = _refresh(upload) if changed and upload.refresh_index else None
     _finish(upload, CatalogImport.Status.SUCCEEDED, progress={"done": done, "total": max(total, done)})
     logger.info("catalog import %s: %s", upload.pk, summary.describe())
     return upload
@@ -171,7 +172,7 @@ def rejected_rows(upload: CatalogImport) -> list[dict[str, Any]]:
 
 
 def _refresh(upload: CatalogImport) -> IndexJob | None:
-    return signals.request_refresh(f"catalog import {upload.pk} ({upload.file_name})"[:200])
+    return signals.request_refresh(f"catalog import {upload.pk} ({upload.file_name})"[:200], always=True)
 
 
 def _finish(upload: CatalogImport, status: str, **fields: Any) -> None:

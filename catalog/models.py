@@ -292,6 +292,10 @@ class CatalogImport(models.Model):
         help_text="A file category named like exactly one category already in the tree goes there "
         "(the file's 'Beds' into 'Furniture > Beds'), instead of starting a second tree.",
     )
+    refresh_index = models.BooleanField(
+        default=True,
+        help_text="Refresh the search index once the import ends, so that shoppers find the new products.",
+    )
     status = models.CharField(max_length=16, choices=Status, default="", blank=True)
     preview = models.JSONField(default=dict, blank=True, help_text="Rows, good rows, new SKUs, bad rows.")
     progress = models.JSONField(default=dict, blank=True, help_text="Rows done of the total.")

@@ -42,10 +42,11 @@ def refreshes_deferred() -> Iterator[None]:
         _deferred.reset(token)
 
 
-def request_refresh(reason: str) -> IndexJob | None:
+def request_refresh(reason: str, always: bool = False) -> IndexJob | None:
     """Queue an index refresh of whatever is stale now; returns its job (or the job already waiting,
-    which takes these edits too), ``None`` when automatic refreshes are off."""
-    if not settings.AISLE_INDEX_AUTO_REFRESH:
+    which takes these edits too). ``None`` when automatic refreshes are off, unless ``always``
+    (an admin import that asked for one)."""
+    if not (always or settings.AISLE_INDEX_AUTO_REFRESH):
         return None
     job = queue_refresh(reason)
     if job is None:

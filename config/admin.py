@@ -6,16 +6,21 @@ Each app keeps its own versions (``catalog.indexing``, ``assistant.parsing``,
 ``recsys_plugins.ranking``); this module, at the top of the project, only shows them side by side.
 """
 
+import csv
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
-from assistant import parsing
+from assistant import analytics, parsing
 from assistant.models import TrainingJob
 from catalog.indexing import index_store, roll_back_index
 from catalog.models import CatalogImport, IndexJob
@@ -95,7 +100,11 @@ class AisleAdminSite(admin.AdminSite):
     index_title = "Shop administration"
 
     def get_urls(self) -> list[URLPattern]:
-        return [path("versions/", self.admin_view(self.versions_view), name="versions"), *super().get_urls()]
+        return [
+            path("versions/", self.admin_view(self.versions_view), name="versions"),
+            path("analytics/", self.admin_view(self.analytics_view), name="analytics"),
+            *super().get_urls(),
+        ]
 
     def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
         live = [{**row, "kind": kind} for kind in KINDS for row in _versions(kind) if row["active"]]
@@ -142,6 +151,39 @@ class AisleAdminSite(admin.AdminSite):
             self.message(request, f"{kind.title} version {version} is live; every process switches to it.")
         return HttpResponseRedirect(reverse("admin:versions"))
 
+    def analytics_view(self, request: HttpRequest) -> HttpResponse:
+        """Per ranker and day, the top queries, the unanswered ones, the clarifying-question rate;
+        ``?csv=rankers|queries|unanswered`` downloads a table."""
+        if not request.user.has_perm("recsys_plugins.view_feedbackevent"):
+            return HttpResponse("You may not see the analytics.", status=403)
+        try:
+            days = max(1, min(int(request.GET.get("days", 30)), 366))
+        except ValueError:
+            days = 30
+        since = timezone.now().date() - timedelta(days=days - 1)
+        rankers = analytics.ranker_days(since)
+        tables = {
+            "rankers": [day.as_row() for day in rankers],
+            "queries": analytics.top_queries(since),
+            "unanswered": analytics.unanswered_queries(since),
+        }
+        wanted = request.GET.get("csv")
+        if wanted in tables:
+            return _csv(f"aisle-{wanted}-{since.isoformat()}.csv", tables[wanted])
+        context = {
+            **self.each_context(request),
+            "title": "Analytics",
+            "days": days,
+            "since": since,
+            "tables": tables,
+            "clarifying": analytics.clarifying_rate(since),
+            "charts": [
+                (label, line_chart(analytics.series(rankers, action)))
+                for action, label in (("click", "Clicks"), ("like", "Likes"), ("add_to_cart", "Adds to cart"))
+            ],
+        }
+        return TemplateResponse(request, "admin/analytics.html", context)
+
     @staticmethod
     def message(request: HttpRequest, text: str, level: int = messages.SUCCESS) -> None:
         messages.add_message(request, level, text)
@@ -167,3 +209,45 @@ def _versions(kind: VersionKind) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+CHART_COLOURS = ("#417690", "#c0392b", "#27ae60", "#8e44ad", "#d35400", "#7f8c8d")
+
+
+def line_chart(lines: dict[str, list[tuple[Any, float]]], width: int = 560, height: int = 160) -> str:
+    """An SVG chart of rates per impression by day, one line per ranker, with its legend."""
+    points = [rate for line in lines.values() for _, rate in line]
+    days = sorted({day for line in lines.values() for day, _ in line})
+    if not days:
+        return ""
+    top = max(points) or 1.0
+    step = width / max(1, len(days) - 1)
+    parts = [
+        f'<svg viewBox="0 0 {width} {height + 40}" width="{width}" height="{height + 40}" role="img">',
+        f'<text x="0" y="12" font-size="11">{top:.1%}</text>',
+        f'<line x1="0" y1="{height}" x2="{width}" y2="{height}" stroke="#ccc"/>',
+    ]
+    for number, (ranker, line) in enumerate(sorted(lines.items())):
+        colour = CHART_COLOURS[number % len(CHART_COLOURS)]
+        coordinates = " ".join(
+            f"{days.index(day) * step:.1f},{height - rate / top * (height - 16):.1f}" for day, rate in line
+        )
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coordinates}"/>')
+        parts.extend(
+            f'<circle cx="{x}" cy="{y}" r="3" fill="{colour}"/>'
+            for x, y in (pair.split(",") for pair in coordinates.split())
+        )
+        legend = f'x="{number * 140}" y="{height + 30}" font-size="12" fill="{colour}"'
+        parts.append(f"<text {legend}>{escape(ranker)}</text>")
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # numbers, and ranker names escaped
+
+
+def _csv(filename: str, rows: list[dict[str, Any]]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if rows:
+        writer = csv.DictWriter(response, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return response

@@ -2,36 +2,23 @@
 import part of the public IKEA file with preview and confirmation, follow the job to 100 %, see the
 index refresh it asked for publish, and find an IKEA product in the chat."""
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from catalog.indexing import index_store
 
-from .conftest import running_daphne, running_worker, shared_data
+from .conftest import shared_data
 from .test_browser import ARTIFACTS, CHROMIUM_FLAGS, say, wait_connected
 
 IKEA_ROWS = 400
 """Over the 300 rows imported inline: the import runs in the worker, with its progress bar."""
 
 
-@pytest.fixture
-def admin_services(process_env: dict[str, str], tmp_path: Path):
-    """Daphne and a worker whose catalog edits refresh the index, as ``make run`` has them."""
-    env = {**process_env, "AISLE_INDEX_AUTO_REFRESH": "true"}
-    with (
-        running_worker(env, tmp_path / "worker.log"),
-        running_daphne(env, tmp_path / "daphne.log") as (url, _),
-    ):
-        yield url
-
-
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_an_admin_imports_the_ikea_file_and_shoppers_find_it(
-    admin_services, django_user_model, chromium_path, tmp_path
+    daphne_server, celery_worker, django_user_model, chromium_path, tmp_path
 ):
     lines = shared_data("ikea/ikea.csv").read_text(encoding="utf-8").splitlines(keepends=True)
     ikea = tmp_path / "ikea.csv"
@@ -49,14 +36,15 @@ def test_an_admin_imports_the_ikea_file_and_shoppers_find_it(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(admin_services + "/admin/login/")
+        page.goto(daphne_server + "/admin/login/")
         page.fill("#id_username", "shopadmin")
         page.fill("#id_password", "a long test passphrase")
         page.click("input[type=submit]")
-        page.goto(admin_services + "/admin/catalog/product/")
+        page.goto(daphne_server + "/admin/catalog/product/")
         page.click("text=Import a catalog file")
         page.set_input_files("#id_file", str(ikea))
         page.select_option("#id_format", "ikea")
+        page.check("#id_refresh_index")
         screenshot(page, "upload")
         page.click("input[name=_save]")
 
@@ -78,7 +66,7 @@ def test_an_admin_imports_the_ikea_file_and_shoppers_find_it(
         screenshot(page, "index-live")
         assert index_store().active_version()
 
-        page.goto(admin_services + "/")
+        page.goto(daphne_server + "/")
         wait_connected(page)
         say(page, "a FREKVENS bar table")
         expect(page.locator(".msg.assistant .product-card .title").first).to_contain_text("FREKVENS")

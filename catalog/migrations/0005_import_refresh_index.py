@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0004_catalog_import'),
+        ("catalog", "0004_catalog_import"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='catalogimport',
-            name='refresh_index',
-            field=models.BooleanField(default=True, help_text='Refresh the search index once the import ends, so that shoppers find the new products.'),
+            model_name="catalogimport",
+            name="refresh_index",
+            field=models.BooleanField(
+                default=True,
+                help_text="Refresh the search index once the import ends, so that shoppers find the new products.",
+            ),
         ),
     ]

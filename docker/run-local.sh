@@ -9,8 +9,9 @@ BIN=.venv/bin
 
 DATA_DIR=${DATA_DIR:-var}
 mkdir -p "$DATA_DIR"
-# --beat also runs the periodic jobs (retraining the rankers when feedback came in).
-"$BIN/celery" -A config worker --loglevel=info --concurrency=1 --queues=celery,gpu \
+# --beat also runs the periodic jobs (retraining the rankers when feedback came in). Two worker
+# processes: an import or an index refresh does not wait behind a first run's parser training.
+"$BIN/celery" -A config worker --loglevel=info --concurrency=2 --queues=celery,gpu \
     --beat --schedule="$DATA_DIR/celerybeat-schedule" &
 worker=$!
 trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM

@@ -175,6 +175,8 @@ def readable_state(state: dict[str, Any]) -> list[tuple[str, str]]:
         lines.append(("cart", ", ".join(f"{line.get('quantity', 1)} × {line.get('sku')}" for line in cart)))
     if state.get("ranker"):
         lines.append(("ranker", str(state["ranker"])))
+    if state.get("experiment"):
+        lines.append(("in ranker experiment", f"#{state['experiment'].get('id')}"))
     return lines
 
 
@@ -238,6 +240,7 @@ class TrainingJobAdmin(ParserVersionsPermission, ReadOnlyAdmin):
         "stage",
         "intent_accuracy",
         "slot_f1",
+        "corrections",
         "version",
         "is_active",
         "created_at",

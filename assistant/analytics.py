@@ -15,12 +15,14 @@ from typing import Any
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Lower, TruncDate
 
-from recsys_plugins.models import FeedbackEvent
+from recsys_plugins import experiments
+from recsys_plugins.models import FeedbackEvent, RankerExperiment
 
 from .dialogue.manager import CLARIFIED, NO_RESULT, RELAXED
 from .models import Message
 
 ACTIONS = ("click", "like", "dislike", "add_to_cart")
+ACTION_WORDS = {"click": "a click", "like": "a like", "dislike": "a dislike", "add_to_cart": "an add to cart"}
 
 
 @dataclass
@@ -58,10 +60,15 @@ def ranker_days(since: date) -> list[RankerDay]:
         Message.objects.filter(role=Message.Role.ASSISTANT, created_at__date__gte=since)
         .exclude(ranker="")
         .annotate(day=TruncDate("created_at"))
-        .values_list("day", "ranker", "products")
+        .values_list("day", "ranker", "products", "experiment")
     )
-    for day, ranker, products in replies.iterator():
-        of(day, ranker).impressions += len(products or ())
+    rankers_of = {experiment.pk: experiment.ranker_of for experiment in RankerExperiment.objects.all()}
+    for day, ranker, products, experiment in replies.iterator():
+        if experiment and experiment.get("id") in rankers_of:  # interleaved: each product's own ranker
+            for arm in experiment["arms"]:
+                of(day, rankers_of[experiment["id"]](arm) if arm else ranker).impressions += 1
+        else:
+            of(day, ranker).impressions += len(products or ())
     events = (
         FeedbackEvent.objects.filter(created_at__date__gte=since, action__in=ACTIONS)
         .exclude(ranker="")
@@ -116,3 +123,122 @@ def series(days: list[RankerDay], action: str) -> dict[str, list[tuple[date, flo
     for day in days:
         lines[day.ranker].append((day.day, day.rate(action)))
     return dict(lines)
+
+
+@dataclass
+class ArmReport:
+    """One arm of an experiment: its ranker, sessions, impressions and outcome rates."""
+
+    arm: str
+    ranker: str
+    sessions: int = 0
+    impressions: int = 0
+    per_session: dict[str, experiments.Rate] = field(default_factory=dict)
+    """Of a split: the share of the arm's sessions with each action."""
+    per_impression: dict[str, experiments.Rate] = field(default_factory=dict)
+
+
+@dataclass
+class ExperimentReport:
+    """An experiment's arms and what the comparison says so far."""
+
+    experiment: RankerExperiment
+    arms: list[ArmReport]
+    findings: list[dict[str, Any]]
+    """Per action (split) or for the sessions' preference (interleave): the p-value and a verdict."""
+    preferred: Counter = field(default_factory=Counter)
+    """Of an interleave: sessions that preferred "a", "b", or neither ("tie")."""
+
+    @property
+    def per_session(self) -> bool:
+        """Whether the rates are per session (a split) or per impression (an interleave)."""
+        return self.experiment.kind == RankerExperiment.Kind.SPLIT
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per arm: counts, each action's rate and 95 % interval (the CSV's columns), and
+        ``cells``, the rates as the page shows them."""
+        rows = []
+        for arm in self.arms:
+            rates = arm.per_session if self.per_session else arm.per_impression
+            row: dict[str, Any] = {
+                "experiment": self.experiment.pk,
+                "arm": arm.arm.upper(),
+                "ranker": arm.ranker,
+                "sessions": arm.sessions,
+                "impressions": arm.impressions,
+            }
+            cells = []
+            for action in ACTIONS:
+                rate = rates[action]
+                low, high = rate.interval
+                row |= {action: rate.hits, f"{action}_rate": round(rate.value, 4)}
+                row |= {f"{action}_low": round(low, 4), f"{action}_high": round(high, 4)}
+                cells.append(f"{rate.value:.1%} ({low:.1%} to {high:.1%})")
+            rows.append(row | {"cells": cells})
+        return rows
+
+
+def experiment_report(experiment: RankerExperiment) -> ExperimentReport:
+    """Each arm's sessions, impressions and outcome rates with 95 % intervals, and whether they
+    differ significantly: per session for a split (the unit that was randomised), by the sessions'
+    preferences for an interleave (a sign test on the teams' positive actions)."""
+    arms = {arm: ArmReport(arm, experiment.ranker_of(arm)) for arm in experiments.ARMS}
+    sessions: dict[str, set[str]] = {arm: set() for arm in experiments.ARMS}
+    replies = Message.objects.filter(role=Message.Role.ASSISTANT, experiment__id=experiment.pk)
+    for session_key, shown in replies.values_list("conversation__session_key", "experiment").iterator():
+        for arm in shown.get("arms", ()):
+            if arm in arms:
+                arms[arm].impressions += 1
+                sessions[arm].add(session_key)
+    acted: dict[tuple[str, str], set[str]] = defaultdict(set)  # (arm, action) -> sessions
+    counts: Counter = Counter()  # (arm, action) -> events
+    positive: dict[str, Counter] = defaultdict(Counter)  # session -> arm -> positive actions
+    events = FeedbackEvent.objects.filter(context__experiment=experiment.pk, action__in=ACTIONS)
+    for session_key, action, arm in events.values_list("session_key", "action", "context__arm").iterator():
+        acted[arm, action].add(session_key)
+        counts[arm, action] += 1
+        if action != "dislike":
+            positive[session_key][arm] += 1
+    for arm, report in arms.items():
+        report.sessions = len(sessions[arm])
+        for action in ACTIONS:
+            report.per_session[action] = experiments.Rate(len(acted[arm, action]), report.sessions)
+            report.per_impression[action] = experiments.Rate(counts[arm, action], report.impressions)
+    first, second = arms["a"], arms["b"]
+    if experiment.kind == RankerExperiment.Kind.INTERLEAVE:
+        preferred = Counter(
+            "a" if votes["a"] > votes["b"] else "b" if votes["b"] > votes["a"] else "tie"
+            for votes in positive.values()
+        )
+        preferred["tie"] += len(sessions["a"] | sessions["b"]) - len(positive)
+        p_value = experiments.preference(preferred["a"], preferred["b"])
+        better, worse = (first, second) if preferred["a"] >= preferred["b"] else (second, first)
+        what = "the sessions' preference (clicks, likes and adds to cart)"
+        finding = {
+            "what": what,
+            "p_value": p_value,
+            "verdict": experiments.verdict(p_value, better.ranker, worse.ranker, what),
+        }
+        return ExperimentReport(experiment, [first, second], [finding], preferred)
+    findings = []
+    for action in ACTIONS:
+        if action == "dislike":
+            continue
+        rates = first.per_session[action], second.per_session[action]
+        p_value = experiments.rates_differ(*rates)
+        better, worse = (first, second) if rates[0].value >= rates[1].value else (second, first)
+        what = f"sessions with {ACTION_WORDS[action]}"
+        findings.append(
+            {
+                "what": what,
+                "p_value": p_value,
+                "verdict": experiments.verdict(p_value, better.ranker, worse.ranker, what),
+            }
+        )
+    return ExperimentReport(experiment, [first, second], findings)
+
+
+def experiment_reports(limit: int = 5) -> list[ExperimentReport]:
+    """The running experiment's report and the latest stopped ones'."""
+    recent = RankerExperiment.objects.order_by("-running", "-started_at")[:limit]
+    return [experiment_report(experiment) for experiment in recent]

@@ -44,6 +44,12 @@ class Message(models.Model):
         help_text="Of a reply: clarified (asked a question back), relaxed or no_result; empty for an answer.",
     )
     ranker = models.CharField(max_length=64, blank=True, help_text="What ordered the reply's products.")
+    experiment = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Of a reply in a ranker experiment: {"id", "arm"} (split) or {"id", "arms"} (interleaved, '
+        "one per product).",
+    )
     products = models.JSONField(default=list, blank=True, help_text="Product cards shown with the reply.")
     compare = models.JSONField(null=True, blank=True, help_text="The comparison table shown with the reply.")
     created_at = models.DateTimeField(auto_now_add=True)

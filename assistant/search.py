@@ -48,6 +48,8 @@ from recsys_plugins.rankers.hybrid import RETRIEVAL_REASON
 CLOSEST_REASON = "close to what you asked for"
 RETRIEVAL_ORDER = "fused-retrieval"
 """What ordered the products when no ranker is enabled, stored with their feedback."""
+INTERLEAVED = "interleaved"
+"""What ordered products drafted from an interleaving experiment's two rankers."""
 RETRY_FACTOR = 3
 """How many more candidates to fetch when the database turns some down."""
 QUERY_VECTORS_CACHED = 1024
@@ -81,6 +83,10 @@ class Found:
     beds): how many products lead it that are of the sub-type itself."""
     kind: str = ""
     """The kind the page was filled from ("bed"), when ``exact`` is set."""
+    experiment: int | None = None
+    """The ranker experiment the products were ordered in, if any."""
+    arms: list[str] = field(default_factory=list)
+    """In an experiment: each product's arm, "a" or "b" (of a split: all the session's)."""
 
 
 def find_products(
@@ -97,12 +103,15 @@ def find_products(
     slots or a conversation's active ones), leaving out the SKUs in ``skip``.
 
     ``filters`` (``Constraints`` fields) override what the slots say; ``ranker`` (default: the
-    first enabled one) orders the results for the ``shopper`` (default: an anonymous one).
+    shopper's, see ``Shopper.ranker``; a running experiment's arm or interleaving) orders the
+    results for the ``shopper`` (default: an anonymous one).
     Raises ``UnknownRanker`` for a ranker that is not installed and ``ValueError`` for a price
     floor above the ceiling.
     """
     shopper = shopper or ranking.Shopper()
-    ranker = ranker or ranking.default_ranker(shopper.choices)
+    experiment = shopper.experiment if ranker is None else None
+    interleaving = shopper.interleaving if experiment else None
+    ranker = ranker or shopper.ranker
     ranking.require_installed(ranker)
     snapshot = live_index().get()
     if snapshot is None or not (query.strip() or slots):
@@ -148,10 +157,11 @@ def find_products(
     if ranker is not None and not order:
         context = ranking.context_for(vector, constraints.as_dict(), shopper, snapshot)
 
-    def page(met: Constraints, limit: int) -> list[tuple[_Confirmed, Constraints, str]]:
-        """``limit`` products meeting ``met``, in the asked order or the ranker's, explained."""
+    def page(met: Constraints, limit: int) -> list[tuple[_Confirmed, Constraints, str, str]]:
+        """``limit`` products meeting ``met``, in the asked order or the ranker's, explained, with
+        the experiment arm that placed each."""
         if context is None:
-            return [(hit, met, "") for hit in _confirmed(retriever, query, met, limit, vector, order)]
+            return [(hit, met, "", "") for hit in _confirmed(retriever, query, met, limit, vector, order)]
         pool = _confirmed(retriever, query, met, limit * settings.AISLE_RANKING_POOL, vector, None)
         by_id = {hit.product.pk: hit for hit in pool}
         candidates = Candidates(
@@ -159,17 +169,25 @@ def find_products(
             snapshot.vectors.vectors[[hit.hit.position for hit in pool]],
             np.asarray([hit.hit.score for hit in pool], dtype=np.float32),
         )
-        ranked = ranking.registry().rank(ranker, candidates, context, limit)
-        return [(by_id[item.product_id], met, item.explanation) for item in ranked]
+        if interleaving is not None:
+            seed = f"{shopper.session_key}:{query}:{len(met.exclude_ids)}"
+            drafted = ranking.interleaved(interleaving, candidates, context, limit, seed)
+        else:
+            drafted = [
+                (item, shopper.arm) for item in ranking.registry().rank(ranker, candidates, context, limit)
+            ]
+        return [(by_id[item.product_id], met, item.explanation, arm) for item, arm in drafted]
 
     def then(looser: Constraints) -> None:
         """Fill the rest of the page from ``looser``."""
         if len(explained) < k:
-            taken = (*looser.exclude_ids, *(hit.product.pk for hit, _, _ in explained))
+            taken = (*looser.exclude_ids, *(hit.product.pk for hit, *_ in explained))
             explained.extend(page(replace(looser, exclude_ids=taken), k - len(explained)))
 
     explained = page(constraints, k)
     used = ranker if context is not None else RETRIEVAL_ORDER
+    if context is not None and interleaving is not None:
+        used = INTERLEAVED
     exact = None
     if broader is not None and not order:  # the asked sub-type, then its kind
         exact = len(explained)
@@ -177,18 +195,31 @@ def find_products(
         if len(explained) == exact:
             exact = None
     # Only the products shown need their categories and attributes (the pool is k times bigger).
-    prefetch_related_objects([hit.product for hit, _, _ in explained], *product_prefetches())
+    prefetch_related_objects([hit.product for hit, *_ in explained], *product_prefetches())
     products = [
-        (hit.product, explain(hit, met, asked, sort, because, query)) for hit, met, because in explained
+        (hit.product, explain(hit, met, asked, sort, because, query)) for hit, met, because, _ in explained
     ]
     alternative = _accessory_instead(snapshot, constraints, asked) if not products and asked else ""
     recognised = (
         asked is not None
-        or any(hit.hit.lexical for hit, _, _ in explained)
+        or any(hit.hit.lexical for hit, *_ in explained)
         or any(snapshot.lexical.knows(word) for word in query.split())
     )
     kind = snapshot.types.concepts[asked.concept].label if exact is not None else ""
-    return Found(products, constraints, asked, unapplied, used, alternative, recognised, exact, kind)
+    in_experiment = experiment if context is not None else None
+    return Found(
+        products,
+        constraints,
+        asked,
+        unapplied,
+        used,
+        alternative,
+        recognised,
+        exact,
+        kind,
+        in_experiment.pk if in_experiment else None,
+        [arm for *_, arm in explained] if in_experiment else [],
+    )
 
 
 def kind_of(text: str) -> str | None:

@@ -22,7 +22,7 @@ from catalog.indexing import live_index
 from catalog.links import safe_url
 from catalog.models import Product
 from recsys_plugins import ranking
-from recsys_plugins.models import FeedbackEvent
+from recsys_plugins.models import FeedbackEvent, RankerExperiment
 
 from . import parsing
 from .dialogue import cart as carts
@@ -149,6 +149,8 @@ class ShopCatalog:
         self.views: dict[str, ProductView] = {}
         self.ranker = RETRIEVAL_ORDER
         self.searched = False
+        self.experiment: dict[str, Any] = {}
+        """``{"id", "arms": {sku: arm}}`` when an experiment ordered the products found."""
         self.given: list[tuple[str, str]] = []
 
     def search(self, query: str, constraints: Mapping[str, Any], k: int, skip: Sequence[str]) -> Results:
@@ -167,6 +169,9 @@ class ShopCatalog:
                 raise ProtocolError("invalid_filter", str(problem)) from None
             return Results()
         self.ranker, self.searched = found.ranker, True
+        if found.experiment is not None:
+            arms = {product.sku: arm for (product, _), arm in zip(found.products, found.arms, strict=True)}
+            self.experiment = {"id": found.experiment, "arms": {**self.experiment.get("arms", {}), **arms}}
         asked = found.asked_type
         not_sold = asked is not None and not asked.supported
         return Results(
@@ -202,6 +207,17 @@ class ShopCatalog:
             for product in found.values():
                 self._view(product, "")
         return [self.views[sku] for sku in skus if sku in self.views]
+
+    def on_screen(self, previous: Mapping[str, Any]) -> dict[str, Any]:
+        """What ordered the list on screen, kept in the conversation's state: the ranker and
+        experiment of this turn's search, or of the ``previous`` state's list when the turn did
+        not search ("the second one")."""
+        if not self.searched:
+            return {
+                "ranker": previous.get("ranker", RETRIEVAL_ORDER),
+                "experiment": previous.get("experiment", {}),
+            }
+        return {"ranker": self.ranker, "experiment": self.experiment}
 
     def feedback(self, sku: str, action: str) -> None:
         # Stored with the turn's state (``store_feedback``), once the turn is final.
@@ -256,9 +272,9 @@ def chat_turn(session_key: str, text: str) -> Reply:
         shop.store_feedback()
         products = [shop.cards[product.sku] for product in turn.products]
         reply = _reply(turn, frame, products, shop)
-        # The ranker of the list on screen: a turn that did not search ("the second one") keeps it.
-        ranker = shop.ranker if shop.searched else conversation.state.get("ranker", RETRIEVAL_ORDER)
-        conversation.state = {**turn.state.as_dict(), "ranker": ranker}
+        on_screen = shop.on_screen(conversation.state)
+        conversation.state = {**turn.state.as_dict(), **on_screen}
+        experiment = on_screen["experiment"]
         conversation.save(update_fields=["state", "updated_at"])
         Message.objects.bulk_create(
             [
@@ -277,7 +293,13 @@ def chat_turn(session_key: str, text: str) -> Reply:
                     intent=frame.intent,
                     slots=frame.slots,
                     outcome=turn.outcome or (CLARIFIED if turn.state.pending else ""),
-                    ranker=ranker if products else "",
+                    ranker=on_screen["ranker"] if products else "",
+                    experiment={
+                        "id": experiment["id"],
+                        "arms": [experiment["arms"].get(card["sku"], "") for card in products],
+                    }
+                    if experiment and products
+                    else {},
                     products=products,
                     compare=turn.compare,
                 ),
@@ -430,33 +452,39 @@ def _reply(turn: Turn, frame: Frame, products: list[ProductCard], shop: "ShopCat
 
 
 def record_feedback(session_key: str, sku: str, action: str) -> FeedbackEvent:
-    """Store a shopper's reaction to a product the conversation has shown; raises
-    ``UnknownProduct`` or ``ProductNotShown``."""
+    """Store a shopper's reaction to a product the conversation has shown, credited to the ranker
+    (and experiment arm) that placed it in the latest reply listing it; raises ``UnknownProduct``
+    or ``ProductNotShown``."""
     product = Product.objects.filter(sku=sku).first()
     if product is None:
         raise UnknownProduct(f"No product with SKU {sku!r}.")
     conversation = Conversation.objects.filter(session_key=session_key).first()
-    shown = conversation.state.get("shown", []) if conversation else []
-    if conversation is None or (sku not in shown and not _ever_shown(conversation, sku)):
+    listing = _latest_listing(conversation, sku) if conversation else None
+    if listing is None:
         raise ProductNotShown(sku)
+    reply, position = listing
+    context = {"query": conversation.state.get("query", ""), "position": position + 1}
+    ranker = reply.ranker
+    arm = reply.experiment["arms"][position] if reply.experiment else ""
+    experiment = RankerExperiment.objects.filter(pk=reply.experiment["id"]).first() if arm else None
+    if experiment is not None:
+        ranker = experiment.ranker_of(arm)
+        context |= {"experiment": experiment.pk, "arm": arm}
     event = FeedbackEvent.objects.create(
-        session_key=session_key,
-        product=product,
-        action=action,
-        ranker=conversation.state.get("ranker", RETRIEVAL_ORDER) if conversation and sku in shown else "",
-        context={
-            "query": conversation.state.get("query", "") if conversation else "",
-            "position": shown.index(sku) + 1 if sku in shown else None,
-        },
+        session_key=session_key, product=product, action=action, ranker=ranker, context=context
     )
     ranking.feedback_stored(event)
     return event
 
 
-def _ever_shown(conversation: Conversation, sku: str) -> bool:
-    """Whether any reply of the conversation listed ``sku`` (the state keeps only the latest list)."""
-    replies = conversation.messages.filter(role=Message.Role.ASSISTANT).values_list("products", flat=True)
-    return any(card.get("sku") == sku for cards in replies.iterator() for card in cards or ())
+def _latest_listing(conversation: Conversation, sku: str) -> tuple[Message, int] | None:
+    """The latest reply of the conversation that listed ``sku``, and its position there."""
+    replies = conversation.messages.filter(role=Message.Role.ASSISTANT).order_by("-created_at", "-pk")
+    for reply in replies.only("ranker", "experiment", "products").iterator():
+        skus = [card.get("sku") for card in reply.products or ()]
+        if sku in skus:
+            return reply, skus.index(sku)
+    return None
 
 
 def history(session_key: str) -> list[dict[str, Any]]:

@@ -152,8 +152,8 @@ class AisleAdminSite(admin.AdminSite):
         return HttpResponseRedirect(reverse("admin:versions"))
 
     def analytics_view(self, request: HttpRequest) -> HttpResponse:
-        """Per ranker and day, the top queries, the unanswered ones, the clarifying-question rate;
-        ``?csv=rankers|queries|unanswered`` downloads a table."""
+        """Per ranker and day, the top queries, the unanswered ones, the clarifying-question rate,
+        the ranker experiments; ``?csv=rankers|queries|unanswered|experiments`` downloads a table."""
         if not request.user.has_perm("recsys_plugins.view_feedbackevent"):
             return HttpResponse("You may not see the analytics.", status=403)
         try:
@@ -162,10 +162,16 @@ class AisleAdminSite(admin.AdminSite):
             days = 30
         since = timezone.now().date() - timedelta(days=days - 1)
         rankers = analytics.ranker_days(since)
+        experiments = analytics.experiment_reports()
         tables = {
             "rankers": [day.as_row() for day in rankers],
             "queries": analytics.top_queries(since),
             "unanswered": analytics.unanswered_queries(since),
+            "experiments": [
+                {key: value for key, value in row.items() if key != "cells"}
+                for report in experiments
+                for row in report.rows()
+            ],
         }
         wanted = request.GET.get("csv")
         if wanted in tables:
@@ -177,6 +183,7 @@ class AisleAdminSite(admin.AdminSite):
             "since": since,
             "tables": tables,
             "clarifying": analytics.clarifying_rate(since),
+            "experiments": experiments,
             "charts": [
                 (label, line_chart(analytics.series(rankers, action)))
                 for action, label in (("click", "Clicks"), ("like", "Likes"), ("add_to_cart", "Adds to cart"))
@@ -215,29 +222,45 @@ CHART_COLOURS = ("#417690", "#c0392b", "#27ae60", "#8e44ad", "#d35400", "#7f8c8d
 
 
 def line_chart(lines: dict[str, list[tuple[Any, float]]], width: int = 560, height: int = 160) -> str:
-    """An SVG chart of rates per impression by day, one line per ranker, with its legend."""
+    """An SVG chart of rates per impression by day: one line per ranker, or one bar per ranker when
+    there is a single day; with the scale, the first and last day and a legend. "" when every rate
+    is 0 (the page says so in words)."""
     points = [rate for line in lines.values() for _, rate in line]
     days = sorted({day for line in lines.values() for day, _ in line})
-    if not days:
+    if not days or not max(points):
         return ""
-    top = max(points) or 1.0
-    step = width / max(1, len(days) - 1)
+    top, left, plot = max(points), 52, width - 52
     parts = [
-        f'<svg viewBox="0 0 {width} {height + 40}" width="{width}" height="{height + 40}" role="img">',
-        f'<text x="0" y="12" font-size="11">{top:.1%}</text>',
-        f'<line x1="0" y1="{height}" x2="{width}" y2="{height}" stroke="#ccc"/>',
+        f'<svg viewBox="0 0 {width} {height + 44}" width="{width}" height="{height + 44}" role="img">',
+        f'<text x="0" y="20" font-size="11">{top:.1%}</text>',
+        f'<text x="0" y="{height}" font-size="11">0 %</text>',
+        f'<line x1="{left}" y1="{height}" x2="{width}" y2="{height}" stroke="#ccc"/>',
+        f'<text x="{left}" y="{height + 14}" font-size="11">{days[0]}</text>',
     ]
+    if len(days) > 1:
+        parts.append(
+            f'<text x="{width}" y="{height + 14}" font-size="11" text-anchor="end">{days[-1]}</text>'
+        )
+
+    def y_of(rate: float) -> float:
+        return height - rate / top * (height - 16)
+
+    bar = plot / (2 * len(lines))
     for number, (ranker, line) in enumerate(sorted(lines.items())):
         colour = CHART_COLOURS[number % len(CHART_COLOURS)]
-        coordinates = " ".join(
-            f"{days.index(day) * step:.1f},{height - rate / top * (height - 16):.1f}" for day, rate in line
-        )
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coordinates}"/>')
-        parts.extend(
-            f'<circle cx="{x}" cy="{y}" r="3" fill="{colour}"/>'
-            for x, y in (pair.split(",") for pair in coordinates.split())
-        )
-        legend = f'x="{number * 140}" y="{height + 30}" font-size="12" fill="{colour}"'
+        if len(days) == 1:
+            x, rate = left + bar * (2 * number + 0.5), line[0][1]
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y_of(rate):.1f}" width="{bar:.1f}" height="{height - y_of(rate):.1f}"'
+                f' fill="{colour}"><title>{escape(ranker)}: {rate:.1%}</title></rect>'
+            )
+        else:
+            step = plot / (len(days) - 1)
+            coordinates = [(left + days.index(day) * step, y_of(rate)) for day, rate in line]
+            points_text = " ".join(f"{x:.1f},{y:.1f}" for x, y in coordinates)
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points_text}"/>')
+            parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in coordinates)
+        legend = f'x="{left + number * 140}" y="{height + 36}" font-size="12" fill="{colour}"'
         parts.append(f"<text {legend}>{escape(ranker)}</text>")
     parts.append("</svg>")
     return mark_safe("".join(parts))  # numbers, and ranker names escaped

@@ -71,3 +71,35 @@ class RankerTrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"ranker training {self.pk} ({self.status})"
+
+
+class RankerExperiment(models.Model):
+    """Two rankers compared on the shop's own traffic: sessions split between them (sticky per
+    session) or every list interleaved from both (team draft). One runs at a time; the chat's
+    and the API's default results follow it, an explicitly requested ranker does not."""
+
+    class Kind(models.TextChoices):
+        SPLIT = "split", "Split sessions (A/B, sticky per session)"
+        INTERLEAVE = "interleave", "Team-draft interleaving"
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind, default=Kind.SPLIT)
+    ranker_a = models.CharField("ranker A", max_length=64, help_text="Usually the ranker in use now.")
+    ranker_b = models.CharField("ranker B", max_length=64, help_text="Usually the challenger.")
+    running = models.BooleanField(default=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["running"], condition=models.Q(running=True), name="one_running_experiment"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.ranker_a} vs {self.ranker_b})"
+
+    def ranker_of(self, arm: str) -> str:
+        return self.ranker_a if arm == "a" else self.ranker_b

@@ -24,11 +24,11 @@ from core.devices import resolve_device
 from core.jobs import JobStatus
 from core.versions import LiveVersion, VersionStore
 
-from . import __version__
+from . import __version__, experiments
 from .interactions import Interaction, InteractionMatrix
 from .manager import InstalledRanker, RankerRegistry, UnknownRanker
-from .models import FeedbackEvent, RankerSetting, RankerTrainingRun
-from .rankers.base import RankingContext
+from .models import FeedbackEvent, RankerExperiment, RankerSetting, RankerTrainingRun
+from .rankers.base import Candidates, RankedProduct, RankingContext
 from .rankers.cf import CFConfig
 from .rankers.hybrid import RETRIEVAL
 
@@ -137,6 +137,55 @@ class Shopper:
         earlier = _events(Q(user_id=user) if user and user.isdigit() else Q(session_key=user)) if user else []
         current = _events(Q(session_key=self.session_key)) if self.session_key else []
         return [event for event in earlier if event.session_key != self.session_key], current
+
+    @functools.cached_property
+    def experiment(self) -> RankerExperiment | None:
+        """The running ranker experiment, for a shopper with a session; one whose rankers are no
+        longer installed is left out (logged), so that it never stops the shop answering."""
+        if not self.session_key:
+            return None
+        experiment = RankerExperiment.objects.filter(running=True).first()
+        if experiment is None:
+            return None
+        missing = {experiment.ranker_a, experiment.ranker_b} - set(registry().rankers())
+        if missing:
+            logger.warning(
+                "experiment %s skipped: %s not installed", experiment.pk, ", ".join(sorted(missing))
+            )
+            return None
+        return experiment
+
+    @property
+    def arm(self) -> str:
+        """This session's arm of a split experiment ("a" or "b"), the same at every turn; "" else."""
+        experiment = self.experiment
+        if experiment is None or experiment.kind != RankerExperiment.Kind.SPLIT:
+            return ""
+        return experiments.arm_of(self.session_key, str(experiment.pk))
+
+    @property
+    def interleaving(self) -> RankerExperiment | None:
+        experiment = self.experiment
+        return experiment if experiment and experiment.kind == RankerExperiment.Kind.INTERLEAVE else None
+
+    @property
+    def ranker(self) -> str | None:
+        """The ranker of this shopper's default results: their arm's in a split experiment, else the
+        first enabled one (an interleaving experiment's first ranker supplies the context)."""
+        if self.arm:
+            return self.experiment.ranker_of(self.arm)
+        if self.interleaving:
+            return self.interleaving.ranker_a
+        return default_ranker(self.choices)
+
+
+def interleaved(
+    experiment: RankerExperiment, candidates: Candidates, context: RankingContext, limit: int, seed: str
+) -> list[tuple[RankedProduct, str]]:
+    """The experiment's two rankings of ``candidates`` merged by team draft: the ``limit`` products,
+    each with the arm whose ranker drafted it (and explained by that ranker)."""
+    first, second = (registry().rank(experiment.ranker_of(arm), candidates, context, limit) for arm in "ab")
+    return experiments.team_draft(first, second, limit, seed, key=lambda item: item.product_id)
 
 
 def context_for(

@@ -76,3 +76,20 @@ def test_unanswered_queries_and_the_clarifying_rate(admin_client, db):
 def test_analytics_needs_the_view_permission_on_feedback(login_as, db):  # noqa: F811
     assert login_as().get(ANALYTICS).status_code == 403
     assert login_as("recsys_plugins.view_feedbackevent").get(ANALYTICS).status_code == 200
+
+
+def test_charts_draw_a_bar_per_ranker_for_one_day_lines_for_more_and_nothing_for_zero():
+    from datetime import date
+
+    from config.admin import line_chart
+
+    one_day = line_chart({"hybrid": [(date(2026, 12, 4), 0.2)], "cosine": [(date(2026, 12, 4), 0.1)]})
+    assert one_day.count("<rect") == 2
+    assert "<polyline" not in one_day
+    assert "20.0%" in one_day  # the scale's top is the highest rate, not 100 %
+    days = line_chart({"hybrid": [(date(2026, 12, 3), 0.1), (date(2026, 12, 4), 0.3)]})
+    assert days.count("<polyline") == 1
+    assert "2026-12-03" in days
+    assert "2026-12-04" in days
+    assert line_chart({"hybrid": [(date(2026, 12, 4), 0.0)]}) == ""
+    assert line_chart({}) == ""

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.html import format_html
 
 from catalog.models import Product
 from core.admin import ReadOnlyAdmin, may_change
@@ -230,39 +231,85 @@ class ParserExampleAdmin(ParserVersionsPermission, admin.ModelAdmin):
         self.message_user(request, f"Training job #{job.pk} is queued; follow it under Training jobs.")
 
 
+HELD_OUT_SCORES = ("intent_accuracy", "slot_f1", "slot_precision", "slot_recall", "exact_frame")
+
+
 @admin.register(TrainingJob)
 class TrainingJobAdmin(ParserVersionsPermission, ReadOnlyAdmin):
     """Parser training runs: progress while they run, held-out scores after; activate any kept version."""
 
     list_display = [
         "pk",
-        "status",
-        "stage",
-        "intent_accuracy",
-        "slot_f1",
+        "status_and_stage",
+        "scores",
         "corrections",
-        "version",
+        "short_version",
         "is_active",
         "created_at",
     ]
     list_filter = ["status", "activated"]
-    readonly_fields = [field.name for field in TrainingJob._meta.fields]
+    fields = [
+        "status",
+        "device",
+        "device_used",
+        "epochs",
+        "activate",
+        "stage",
+        "loss",
+        "held_out",
+        "corrections",
+        "version",
+        "activated",
+        "message",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
     actions = ["activate_version", "train_again"]
 
     @admin.display(description="stage")
     def stage(self, job: TrainingJob) -> str:
         progress = job.progress or {}
         if progress.get("steps"):
-            return f"{progress.get('stage')} {progress['step']}/{progress['steps']}"
+            epoch = f" (epoch {progress['epoch']})" if progress.get("epoch") else ""
+            return f"{progress.get('stage')}, step {progress['step']} of {progress['steps']}{epoch}"
         return str(progress.get("stage", ""))
 
-    @admin.display(description="intent acc.")
-    def intent_accuracy(self, job: TrainingJob) -> float | None:
-        return (job.metrics or {}).get("intent_accuracy")
+    @admin.display(description="status", ordering="status")
+    def status_and_stage(self, job: TrainingJob) -> str:
+        progress = job.progress or {}
+        step = f" {progress['step']}/{progress['steps']}" if progress.get("steps") else ""
+        return format_html(
+            "{}<br><small>{}{}</small>", job.get_status_display(), progress.get("stage", ""), step
+        )
 
-    @admin.display(description="slot F1")
-    def slot_f1(self, job: TrainingJob) -> float | None:
-        return (job.metrics or {}).get("slot_f1")
+    @admin.display(description="held-out scores")
+    def scores(self, job: TrainingJob) -> str:
+        metrics = job.metrics or {}
+        if "intent_accuracy" not in metrics:
+            return ""
+        return f"intent {metrics['intent_accuracy']:.1%}, slots {metrics['slot_f1']:.1%}"
+
+    @admin.display(description="held-out scores")
+    def held_out(self, job: TrainingJob) -> str:
+        """The held-out scores in words, and the F1 of each intent, weakest first."""
+        metrics = job.metrics or {}
+        if "intent_accuracy" not in metrics:
+            return "not scored yet"
+        per_intent = sorted((metrics.get("per_intent") or {}).items(), key=lambda item: item[1].get("f1", 0))
+        share = {name: f"{metrics.get(name, 0):.1%}" for name in HELD_OUT_SCORES}
+        return format_html(
+            "{} utterances: intent accuracy {}, slot F1 {} (precision {}, recall {}), whole frame right {}"
+            "<br><small>F1 per intent, weakest first: {}</small>",
+            metrics.get("utterances", "?"),
+            *share.values(),
+            ", ".join(f"{intent} {scores.get('f1', 0):.2f}" for intent, scores in per_intent),
+        )
+
+    @admin.display(description="version")
+    def short_version(self, job: TrainingJob) -> str:
+        return format_html('<span title="{}">{}</span>', job.version, job.version.split(".")[0])
 
     @admin.display(description="corrections right")
     def corrections(self, job: TrainingJob) -> str:

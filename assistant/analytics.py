@@ -37,6 +37,10 @@ class RankerDay:
     def rate(self, action: str) -> float:
         return self.actions[action] / self.impressions if self.impressions else 0.0
 
+    def cells(self) -> list[str]:
+        """Each action's count and rate per impression, as the page shows them."""
+        return [f"{self.actions[action]} ({self.rate(action):.1%})" for action in ACTIONS]
+
     def as_row(self) -> dict[str, Any]:
         row: dict[str, Any] = {
             "day": self.day.isoformat(),

@@ -184,6 +184,7 @@ class AisleAdminSite(admin.AdminSite):
             "tables": tables,
             "clarifying": analytics.clarifying_rate(since),
             "experiments": experiments,
+            "ranker_days": rankers,
             "charts": [
                 (label, line_chart(analytics.series(rankers, action)))
                 for action, label in (("click", "Clicks"), ("like", "Likes"), ("add_to_cart", "Adds to cart"))
@@ -233,7 +234,7 @@ def line_chart(lines: dict[str, list[tuple[Any, float]]], width: int = 560, heig
     parts = [
         f'<svg viewBox="0 0 {width} {height + 44}" width="{width}" height="{height + 44}" role="img">',
         f'<text x="0" y="20" font-size="11">{top:.1%}</text>',
-        f'<text x="0" y="{height}" font-size="11">0 %</text>',
+        f'<text x="0" y="{height}" font-size="11">0%</text>',
         f'<line x1="{left}" y1="{height}" x2="{width}" y2="{height}" stroke="#ccc"/>',
         f'<text x="{left}" y="{height + 14}" font-size="11">{days[0]}</text>',
     ]

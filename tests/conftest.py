@@ -197,7 +197,7 @@ def running_daphne(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, s
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
         cwd=ROOT,
-        env=env,
+        env={"OMP_NUM_THREADS": "1", **env},
         stdout=log_path.open("w"),
         stderr=subprocess.STDOUT,
     )
@@ -210,13 +210,15 @@ def running_daphne(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, s
 
 @contextlib.contextmanager
 def running_worker(env: dict[str, str], log_path: Path, *extra_args: str) -> Iterator[subprocess.Popen]:
-    """A real Celery worker process with ``env``, serving both queues; yields it once it is ready."""
+    """A real Celery worker process with ``env``, serving both queues; yields it once it is ready.
+    Torch trains on one thread: the suite's own process, Daphne and the database share two cores,
+    and oversubscribed they made a test's training run five times slower (122 s against 22 s)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
          "--loglevel=info", "--queues=celery,gpu", f"--hostname=test-{os.getpid()}-{_free_port()}@%h",
          *extra_args],
         cwd=ROOT,
-        env=env,
+        env={"OMP_NUM_THREADS": "1", **env},
         stdout=log_path.open("w"),
         stderr=subprocess.STDOUT,
     )  # fmt: skip

@@ -102,3 +102,33 @@ def test_the_disliked_filter_finds_sessions_with_negative_feedback(admin_client,
     FeedbackEvent.objects.create(session_key=disliked.session_key, product=product, action="dislike")
     shown = admin_client.get(f"{CONVERSATIONS}?review=disliked").context["cl"].result_list
     assert [conversation.pk for conversation in shown] == [disliked.pk]
+
+
+@pytest.mark.django_db
+def test_a_training_job_shows_its_scores_and_corrections_in_words_not_json(admin_client):
+    from assistant.models import TrainingJob
+
+    job = TrainingJob.objects.create(
+        status="succeeded",
+        version="20261204T180453.325945",
+        progress={"stage": "done", "step": 39, "steps": 39, "epoch": 3, "loss": 2.9},
+        metrics={
+            "utterances": 209,
+            "intent_accuracy": 0.7081,
+            "slot_f1": 0.377,
+            "slot_precision": 0.586,
+            "slot_recall": 0.2779,
+            "exact_frame": 0.2105,
+            "per_intent": {"more": {"f1": 0.0}, "search": {"f1": 0.93}},
+            "corrections": {"count": 2, "accuracy": 1.0, "before": 0.5},
+        },
+    )
+    listed = admin_client.get("/admin/assistant/trainingjob/").content.decode()
+    assert "intent 70.8%, slots 37.7%" in listed
+    assert "50% → 100% of 2" in listed
+    assert ">20261204T180453<" in listed  # the version without its microseconds
+    page = admin_client.get(f"/admin/assistant/trainingjob/{job.pk}/change/").content.decode()
+    assert "209 utterances: intent accuracy 70.8%, slot F1 37.7%" in page
+    assert "weakest first: more 0.00, search 0.93" in page
+    assert "done, step 39 of 39 (epoch 3)" in page
+    assert "per_intent" not in page  # no raw JSON

@@ -271,7 +271,7 @@ def main() -> None:
     )
     worker = start(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=info",
-         "--queues=celery,gpu", "--beat", f"--schedule={args.data_dir / 'celerybeat-schedule'}"],
+         "--queues=celery,gpu", "--beat"],
         environment,
         args.data_dir / "soak-worker.log",
     )  # fmt: skip

@@ -1,5 +1,6 @@
 """The admin site Aisle installs in place of Django's default one (``config.admin.AisleAdminSite``),
-and the staff groups it keeps in place after every ``migrate``."""
+and what it keeps in place after every ``migrate``: the staff groups and the periodic tasks
+(``config.schedules``)."""
 
 from typing import Any
 
@@ -17,8 +18,13 @@ GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "catalog.productattributevalue": ("add", "change", "delete", "view"),
         "catalog.catalogimport": ("add", "view"),
         "catalog.indexjob": ("change", "view"),
+        # The schedules (docs/admin.md, "Schedules"): edit, enable, disable and run periodic tasks, and
+        # pick or add an interval. Adding or deleting periodic tasks, and editing an interval in
+        # place (intervals are shared between tasks), is left to superusers.
+        "django_celery_beat.periodictask": ("change", "view"),
+        "django_celery_beat.intervalschedule": ("add", "view"),
     },
-    # Read-only: conversations, feedback and the analytics built on it, training runs.
+    # Read-only: conversations, feedback and the analytics built on it, training runs, the schedules.
     "Analysts": {
         "assistant.conversation": ("view",),
         "assistant.message": ("view",),
@@ -26,6 +32,8 @@ GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "recsys_plugins.feedbackevent": ("view",),
         "recsys_plugins.rankersetting": ("view",),
         "recsys_plugins.rankertrainingrun": ("view",),
+        "django_celery_beat.periodictask": ("view",),
+        "django_celery_beat.intervalschedule": ("view",),
     },
 }
 
@@ -54,5 +62,13 @@ class AisleAdminConfig(AdminConfig):
     default_site = "config.admin.AisleAdminSite"
 
     def ready(self) -> None:
-        super().ready()
+        super().ready()  # the autodiscovery: every app's admin module is registered
+        from django.contrib import admin
+
+        from config import schedules
+
+        schedules.register_admin(admin.site)
         post_migrate.connect(ensure_groups, sender=self, dispatch_uid="aisle.ensure_groups")
+        post_migrate.connect(
+            schedules.seed_periodic_tasks, sender=self, dispatch_uid="aisle.seed_periodic_tasks"
+        )

@@ -5,7 +5,7 @@
 #   web         migrate + collectstatic, then the web tier (WEB_CONCURRENCY Daphne processes) on 0.0.0.0:8000
 #   worker      Celery worker for AISLE_WORKER_QUEUES (default "celery,gpu": training falls back to the CPU)
 #   gpu-worker  Celery worker for the "gpu" queue (CUDA image)
-#   beat        Celery beat scheduler
+#   beat        Celery beat: runs the periodic tasks kept in the database (edited in the admin)
 #   migrate     python manage.py migrate --noinput
 #   manage      python manage.py <args>
 # Anything else is exec'd as-is (e.g. `sh`, `python manage.py shell`).
@@ -32,6 +32,11 @@ case "$cmd" in
         exec celery -A config worker -l info -Q gpu --concurrency 1 "$@"
         ;;
     beat)
+        # The schedule is in the database, made by migrate (the web service runs it): wait for it.
+        until python manage.py migrate --check >/dev/null 2>&1; do
+            echo "beat: waiting for the database to be migrated" >&2
+            sleep 5
+        done
         exec celery -A config beat -l info "$@"
         ;;
     migrate)

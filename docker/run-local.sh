@@ -7,12 +7,14 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 BIN=.venv/bin
 
-DATA_DIR=${DATA_DIR:-var}
-mkdir -p "$DATA_DIR"
-# --beat also runs the periodic jobs (retraining the rankers when feedback came in). Two worker
-# processes: an import or an index refresh does not wait behind a first run's parser training.
-"$BIN/celery" -A config worker --loglevel=info --concurrency=2 --queues=celery,gpu \
-    --beat --schedule="$DATA_DIR/celerybeat-schedule" &
+# --beat also runs the periodic tasks (retraining the rankers when feedback came in, the sweeps), read
+# from the database, where the admin edits them (CELERY_BEAT_SCHEDULER). Two worker processes: an
+# import or an index refresh does not wait behind a first run's parser training.
+# Each of the two shares the cores: torch in one of them uses half, not all (oversubscribed, a
+# training run took five times as long while an import ran beside it).
+threads=$(( $(nproc) / 2 > 1 ? $(nproc) / 2 : 1 ))
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-$threads} \
+    "$BIN/celery" -A config worker --loglevel=info --concurrency=2 --queues=celery,gpu --beat &
 worker=$!
 trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
 

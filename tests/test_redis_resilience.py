@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from channels.layers import get_channel_layer
 from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
@@ -181,11 +182,15 @@ def test_chat_and_feedback_work_with_redis_down_and_the_training_run_is_sent_onc
         assert not health["broker"]["ok"]
         assert health["database"]["ok"]
 
-        # Redis is back: beat's sweep sends the stuck run again and a real worker trains it.
+        # Redis is back: beat's sweep (every second, set as an admin would) sends the stuck run again
+        # and a real worker trains it.
         private_redis.start()
-        sweeping = {**redis_env, "AISLE_TRAINING_SWEEP_SECONDS": "1", "AISLE_TRAINING_RESEND_AFTER": "0"}
-        beat_schedule = str(tmp_path / "beat-schedule")
-        with running_worker(sweeping, tmp_path / "worker.log", "--beat", f"--schedule={beat_schedule}"):
+        every_second = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.SECONDS)
+        for sweep in PeriodicTask.objects.filter(task=resend_queued_runs.name):
+            sweep.interval = every_second
+            sweep.save()
+        sweeping = {**redis_env, "AISLE_TRAINING_RESEND_AFTER": "0"}
+        with running_worker(sweeping, tmp_path / "worker.log", "--beat"):
             deadline = time.monotonic() + 45
             while run.status == RankerTrainingRun.Status.QUEUED and time.monotonic() < deadline:
                 time.sleep(0.5)

@@ -78,6 +78,7 @@ DJANGO_APPS = [
 THIRD_PARTY_APPS = [
     "channels",
     "import_export",
+    "django_celery_beat",
 ]
 LOCAL_APPS = [
     "catalog",
@@ -223,29 +224,21 @@ CELERY_TASK_ROUTES = {
     "recsys_plugins.tasks.fit_rankers": {"queue": "gpu"},
 }
 # Training runs still queued this many seconds after they were created (the broker was down) are
-# sent again by the training sweeps, every AISLE_TRAINING_SWEEP_SECONDS.
+# sent again by the training sweeps.
 AISLE_TRAINING_RESEND_AFTER = env.float("AISLE_TRAINING_RESEND_AFTER", default=120.0)
+
+# ------------------------------------------------------------------------------
+# Periodic tasks: beat reads them from the database, where the admin edits them
+# https://django-celery-beat.readthedocs.io/
+# ------------------------------------------------------------------------------
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Empty on purpose: the DatabaseScheduler writes every entry here over the database's at each start,
+# undoing an admin's edits. `migrate` creates the entries instead (config/schedules.py).
+CELERY_BEAT_SCHEDULE: dict = {}
+# The periods, in seconds, that `migrate` gives the entries it creates; after that the admin's count.
+AISLE_RANKER_REFIT_SECONDS = env.float("AISLE_RANKER_REFIT_SECONDS", default=3600.0)
 AISLE_TRAINING_SWEEP_SECONDS = env.float("AISLE_TRAINING_SWEEP_SECONDS", default=60.0)
-# Workers started with --beat retrain the trainable rankers on this period when feedback came in.
-CELERY_BEAT_SCHEDULE = {
-    "fit-rankers": {
-        "task": "recsys_plugins.tasks.fit_rankers_if_stale",
-        "schedule": env.float("AISLE_RANKER_REFIT_SECONDS", default=3600.0),
-    },
-    "resend-ranker-training": {
-        "task": "recsys_plugins.tasks.resend_queued_runs",
-        "schedule": AISLE_TRAINING_SWEEP_SECONDS,
-    },
-    "resend-parser-training": {
-        "task": "assistant.tasks.resend_queued_jobs",
-        "schedule": AISLE_TRAINING_SWEEP_SECONDS,
-    },
-    # Lost index refreshes are sent again, and a lagging or damaged index refreshed (also at worker start).
-    "sweep-index": {
-        "task": "catalog.tasks.sweep_index",
-        "schedule": env.float("AISLE_INDEX_SWEEP_SECONDS", default=300.0),
-    },
-}
+AISLE_INDEX_SWEEP_SECONDS = env.float("AISLE_INDEX_SWEEP_SECONDS", default=300.0)
 
 # ------------------------------------------------------------------------------
 # Aisle

@@ -20,9 +20,12 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-# The example ranking plugin is installed too: the suite checks that Aisle finds it.
-$(VENV)/.dev: requirements-dev.txt examples/aisle-novelty/pyproject.toml $(VENV)/.runtime
+# Installed too, editable and without dependencies (requirements.txt has them): Aisle's ranking
+# core as a distribution (aisle-ranking), so the plugin kit is a pytest plugin here as in a plugin's
+# own repository, and the example ranking plugin, which the suite checks Aisle finds.
+$(VENV)/.dev: requirements-dev.txt packaging/aisle-ranking/pyproject.toml examples/aisle-novelty/pyproject.toml $(VENV)/.runtime
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e packaging/aisle-ranking
 	$(BIN)/pip install --quiet --no-deps -e examples/aisle-novelty
 	touch $@
 

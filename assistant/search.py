@@ -42,14 +42,12 @@ from catalog.retrieval.synonyms import SHIPPED as SHIPPED_SYNONYMS
 from catalog.retrieval.synonyms import Synonyms
 from catalog.search import matching_products
 from recsys_plugins import ranking
-from recsys_plugins.rankers.base import Candidates
+from recsys_plugins.rankers.base import Candidates, ProductFacts
 from recsys_plugins.rankers.hybrid import RETRIEVAL_REASON
 
 CLOSEST_REASON = "close to what you asked for"
 RETRIEVAL_ORDER = "fused-retrieval"
 """What ordered the products when no ranker is enabled, stored with their feedback."""
-INTERLEAVED = "interleaved"
-"""What ordered products drafted from an interleaving experiment's two rankers."""
 RETRY_FACTOR = 3
 """How many more candidates to fetch when the database turns some down."""
 QUERY_VECTORS_CACHED = 1024
@@ -164,18 +162,18 @@ def find_products(
             return [(hit, met, "", "") for hit in _confirmed(retriever, query, met, limit, vector, order)]
         pool = _confirmed(retriever, query, met, limit * settings.AISLE_RANKING_POOL, vector, None)
         by_id = {hit.product.pk: hit for hit in pool}
+        positions = np.asarray([hit.hit.position for hit in pool], dtype=np.int64)
         candidates = Candidates(
             np.asarray(list(by_id), dtype=np.int64),
-            snapshot.vectors.vectors[[hit.hit.position for hit in pool]],
+            snapshot.vectors.vectors[positions],
             np.asarray([hit.hit.score for hit in pool], dtype=np.float32),
+            ProductFacts(**snapshot.facts(positions)),
         )
-        if interleaving is not None:
-            seed = f"{shopper.session_key}:{query}:{len(met.exclude_ids)}"
-            drafted = ranking.interleaved(interleaving, candidates, context, limit, seed)
-        else:
-            drafted = [
-                (item, shopper.arm) for item in ranking.registry().rank(ranker, candidates, context, limit)
-            ]
+        seed = f"{shopper.session_key}:{query}:{len(met.exclude_ids)}"
+        answered, drafted = ranking.order(ranker, candidates, context, limit, shopper, interleaving, seed)
+        if answered is None:  # every ranker's plugin failed (logged): the retrieval order
+            return [(hit, met, "", "") for hit in pool[:limit]]
+        rankers_used.append(answered)
         return [(by_id[item.product_id], met, item.explanation, arm) for item, arm in drafted]
 
     def then(looser: Constraints) -> None:
@@ -184,10 +182,9 @@ def find_products(
             taken = (*looser.exclude_ids, *(hit.product.pk for hit, *_ in explained))
             explained.extend(page(replace(looser, exclude_ids=taken), k - len(explained)))
 
+    rankers_used: list[str] = []
     explained = page(constraints, k)
-    used = ranker if context is not None else RETRIEVAL_ORDER
-    if context is not None and interleaving is not None:
-        used = INTERLEAVED
+    used = rankers_used[0] if rankers_used else RETRIEVAL_ORDER
     exact = None
     if broader is not None and not order:  # the asked sub-type, then its kind
         exact = len(explained)
@@ -476,8 +473,9 @@ def explain(
         reasons.append(f"under {constraints.price_max:,.0f} {currency}{_converted(converted, 1, product)}")
     if constraints.price_min is not None:
         reasons.append(f"over {constraints.price_min:,.0f} {currency}{_converted(converted, 0, product)}")
-    said = [word for word in _content_words(query) if word in _content_words(product.title)]
-    said = [word for word in said if word not in " ".join(reasons).lower()]
+    in_title = _word_forms(product.title)
+    said = [in_title[word] for word in _content_words(query) if word in in_title]  # as the title has it
+    said = [word for word in said if word.lower() not in " ".join(reasons).lower()]
     matched = f"its name has “{'”, “'.join(said[:3])}”" if said else ""
     # Retrieval's share of a ranking is what the words say of this product, not a slogan; "close
     # to what you asked for" says nothing the type and the constraints have not said.
@@ -492,8 +490,17 @@ def explain(
 
 def _content_words(text: str) -> list[str]:
     """The words of ``text`` that say something about a product, singular, lower-case."""
-    words = re.findall(r"[a-zà-ÿ0-9][a-zà-ÿ0-9-]+", text.lower())
-    return list(dict.fromkeys(singular(word) for word in words if word not in QUERY_WORDS))
+    return list(_word_forms(text))
+
+
+def _word_forms(text: str) -> dict[str, str]:
+    """The words of ``text`` that say something about a product: singular and lower-case, each
+    with the first form ``text`` writes it in ("frekven": "FREKVENS")."""
+    forms: dict[str, str] = {}
+    for word in re.findall(r"[a-zà-ÿ0-9][a-zà-ÿ0-9-]+", text, flags=re.IGNORECASE):
+        if word.lower() not in QUERY_WORDS:
+            forms.setdefault(singular(word.lower()), word)
+    return forms
 
 
 def _converted(bounds: tuple[float | None, float | None] | None, which: int, product: Product) -> str:

@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Category
+from recsys_plugins import ranking
 from recsys_plugins.manager import UnknownRanker
 
 from . import ratelimit, services
@@ -84,7 +85,10 @@ def api_search(request: HttpRequest) -> JsonResponse:
         query = validate_text(request.GET.get("q", ""))
         k = _whole_number(request.GET.get("k", settings.AISLE_RESULTS_PER_PAGE), "k", 1, MAX_K)
         filters = _search_filters(request.GET)
-        outcome = services.search_cards(query, k, filters, ranker=request.GET.get("ranker") or None)
+        ranker = request.GET.get("ranker") or None
+        if ranker is not None and not ranking.is_enabled(ranker):  # installed, maybe, but not offered
+            raise UnknownRanker(f"No enabled ranker named {ranker!r}; see /api/rankers/.")
+        outcome = services.search_cards(query, k, filters, ranker=ranker)
     except ProtocolError as problem:
         return _error(problem)
     except UnknownRanker as problem:

@@ -73,7 +73,7 @@ from benchmarks.dialogue_scripts import (  # noqa: E402
     FILLED,
     add_setup_arguments,
     prepare,
-    require_catalogs,
+    set_up_django,
 )
 from catalog.importers import ProductRecord, read_catalog  # noqa: E402
 from catalog.vocabulary import COLOR_SYNONYMS, COLORS, MATERIAL_SYNONYMS, MATERIALS  # noqa: E402
@@ -1099,13 +1099,7 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=DEFAULT_CONVERSATIONS)
     parser.add_argument("--show-failures", action="store_true", help="print every failing turn on stderr")
     args = parser.parse_args()
-    require_catalogs(args.data)
-    args.data_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["DATA_DIR"] = str(args.data_dir)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    import django
-
-    django.setup()
+    set_up_django(args)
     from assistant import services
 
     items = read_items(args.data)

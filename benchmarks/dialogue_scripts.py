@@ -395,6 +395,17 @@ def add_setup_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-parser", action="store_true", help="fine-tune a parser if none is active")
 
 
+def set_up_django(args: argparse.Namespace) -> None:
+    """Check the catalogs are there, point ``DATA_DIR`` at ``args.data_dir`` and set Django up."""
+    require_catalogs(args.data)
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["DATA_DIR"] = str(args.data_dir)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    import django
+
+    django.setup()
+
+
 def require_catalogs(data: Path) -> None:
     """Exit with a "skipped" message when the public catalogs are not there."""
     if not all((data / relative).is_file() for relative in CATALOG_FILES.values()):
@@ -405,13 +416,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_setup_arguments(parser)
     args = parser.parse_args()
-    require_catalogs(args.data)
-    args.data_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["DATA_DIR"] = str(args.data_dir)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    import django
-
-    django.setup()
+    set_up_django(args)
     from assistant import services
 
     parser_used = prepare(args.data, args.train_parser)

@@ -26,7 +26,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.chat_latency import WARM_UP  # noqa: E402
-from benchmarks.dialogue_scripts import add_setup_arguments, load_dialogues, prepare, require_catalogs  # noqa: E402
+from benchmarks.dialogue_scripts import (  # noqa: E402
+    add_setup_arguments,
+    load_dialogues,
+    prepare,
+    set_up_django,
+)
 
 
 def shares(session, top: int) -> tuple[list[dict], list[dict]]:
@@ -61,13 +66,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args()
-    require_catalogs(args.data)
-    args.data_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["DATA_DIR"] = str(args.data_dir)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    import django
-
-    django.setup()
+    set_up_django(args)
     from assistant import services
 
     parser_used = prepare(args.data, args.train_parser)

@@ -467,6 +467,7 @@ def publish_active_products(signature: str, on_progress: Progress | None = None)
                 materials=_as_list(attributes.get("material")),
                 currency=product.currency,
                 rating=product.rating,
+                rating_count=product.rating_count,
                 popularity=_number(attributes.get("popularity")),
                 measures=measures_in_text(product.title)
                 | {

@@ -15,12 +15,14 @@ from catalog.models import ProductEmbedding
 from catalog.retrieval.encoder import MODEL_NAME
 from core.celery_app import app as celery_app
 from recsys_plugins.ranking import artifacts_store
+from recsys_plugins.ranking import registry as ranking_registry
 
 TIMEOUT_S = 2.0
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 with each check's state when all pass, 503 naming the failing ones otherwise."""
+    """200 with each check's state when all pass, 503 naming the failing ones otherwise; failing
+    ranking plugins make the status "degraded" but keep the 200."""
     checks = {
         "database": _check(_database),
         "channel_layer": _check(_channel_layer),
@@ -28,7 +30,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "models": _check(_models),
     }
     healthy = all(check["ok"] for check in checks.values())
-    body = {"status": "ok" if healthy else "degraded", **checks}
+    # A failing plugin is skipped request by request: the shop still answers, so it degrades the
+    # status without failing the check (a load balancer keeps the process).
+    plugins = _plugins()
+    body = {"status": "ok" if healthy and plugins["ok"] else "degraded", **checks, "plugins": plugins}
     return JsonResponse(body, status=200 if healthy else 503)
 
 
@@ -37,6 +42,13 @@ def _check(probe: Any) -> dict[str, Any]:
         return {"ok": True, **probe()}
     except Exception as problem:
         return {"ok": False, "error": f"{type(problem).__name__}: {problem}"}
+
+
+def _plugins() -> dict[str, Any]:
+    """The ranking plugins that failed to load or failed hook calls in this process."""
+    registry = ranking_registry()
+    errors = {name: count for name, count in registry.runtime_errors.items() if count}
+    return {"ok": not errors and not registry.failed, "runtime_errors": errors, "failed": registry.failed}
 
 
 def _database() -> dict[str, Any]:

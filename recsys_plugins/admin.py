@@ -5,8 +5,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -14,6 +16,7 @@ from django.utils.html import format_html
 from core.admin import ReadOnlyAdmin, may_change
 
 from . import ranking
+from .manager import BUILTIN_PACKAGE
 from .models import FeedbackEvent, RankerExperiment, RankerSetting, RankerTrainingRun
 
 
@@ -28,51 +31,85 @@ class FeedbackEventAdmin(ReadOnlyAdmin):
 
 @admin.register(RankerSetting)
 class RankerSettingAdmin(admin.ModelAdmin):
-    """One row per installed ranker, created from the settings the first time the page opens."""
+    """The rankers page: every installed ranker (enabled, position, weight) and every loaded plugin
+    (on or off, re-rank wrappers included) with its hooks and runtime errors. Viewing it writes
+    nothing; saving stores the choices, which from then on override the settings."""
 
-    list_display = ["name", "enabled", "position", "weight", "package", "version", "hooks"]
-    list_editable = ["enabled", "position", "weight"]
-    actions = ["train_rankers"]
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        for choice in ranking.ranker_choices():
-            RankerSetting.objects.get_or_create(
-                name=choice.ranker.name,
-                defaults={"enabled": choice.enabled, "position": choice.position, "weight": choice.weight},
-            )
-        return super().changelist_view(request, extra_context)
+    change_list_template = "admin/recsys_plugins/rankersetting/change_list.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # rows come from installed plugins
-
-    def _installed(self, setting: RankerSetting) -> Any:
-        return ranking.registry().rankers().get(setting.name)
-
-    @admin.display(description="package")
-    def package(self, setting: RankerSetting) -> str:
-        installed = self._installed(setting)
-        return installed.package if installed else "not installed"
-
-    @admin.display(description="version")
-    def version(self, setting: RankerSetting) -> str:
-        installed = self._installed(setting)
-        return installed.version if installed else ""
-
-    @admin.display(description="hooks")
-    def hooks(self, setting: RankerSetting) -> str:
-        installed = self._installed(setting)
-        return ", ".join(hook.removeprefix("aisle_") for hook in installed.hooks) if installed else ""
+        return False  # rows come from saving the page
 
     def has_train_permission(self, request: HttpRequest) -> bool:
         """Training publishes new ranker artifacts: it needs the change permission on training runs."""
         return may_change(request, RankerTrainingRun)
 
-    @admin.action(description="Train the trainable rankers now", permissions=["train"])
-    def train_rankers(self, request: HttpRequest, queryset: QuerySet[RankerSetting]) -> None:
-        run = ranking.start_training(reason="admin")
-        self.message_user(request, f"Ranker training run #{run.pk} is queued.", level=messages.SUCCESS)
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            return self._post(request)
+        registry = ranking.registry()
+        switched_off = ranking.plugins_switched_off()
+        plugins = [
+            plugin
+            | {"on": plugin["name"] not in switched_off, "builtin": plugin["package"] == BUILTIN_PACKAGE}
+            for plugin in registry.loaded_plugins()
+        ]
+        choices = [
+            {"ranker": choice.ranker, "enabled": choice.enabled, "position": choice.position,
+             "weight": choice.weight, "errors": registry.runtime_errors[choice.ranker.plugin]}
+            for choice in ranking.ranker_choices(switched_off)
+        ]  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Rankers and plugins",
+            "opts": self.model._meta,
+            "choices": choices,
+            "plugins": plugins,
+            "failed": registry.failed,
+            "new_weight": ranking.NEW_RANKER_WEIGHT,
+            "can_change": self.has_change_permission(request),
+            "can_train": self.has_train_permission(request),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, self.change_list_template, context)
+
+    def _post(self, request: HttpRequest) -> HttpResponse:
+        if "train" in request.POST:
+            if not self.has_train_permission(request):
+                raise PermissionDenied
+            run = ranking.start_training(reason="admin")
+            self.message_user(request, f"Ranker training run #{run.pk} is queued.", level=messages.SUCCESS)
+            return HttpResponseRedirect(request.path)
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        registry = ranking.registry()
+        try:
+            rankers = {
+                name: (
+                    f"enabled:{name}" in request.POST,
+                    int(request.POST.get(f"position:{name}", 0)),
+                    float(request.POST.get(f"weight:{name}", ranking.NEW_RANKER_WEIGHT)),
+                )
+                for name in registry.rankers()
+            }
+        except ValueError:
+            self.message_user(request, "Positions must be whole numbers and weights numbers.", messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        if any(position < 0 or weight < 0 for _, position, weight in rankers.values()):
+            self.message_user(request, "Positions and weights cannot be negative.", messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        plugins = {
+            plugin["name"]: f"plugin:{plugin['name']}" in request.POST
+            for plugin in registry.loaded_plugins()
+            if plugin["package"] != BUILTIN_PACKAGE
+        }
+        ranking.save_choices(rankers, plugins)
+        self.message_user(request, "Saved: every process ranks with these choices from its next request.")
+        return HttpResponseRedirect(request.path)
 
 
 @admin.register(RankerTrainingRun)

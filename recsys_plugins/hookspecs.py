@@ -69,10 +69,15 @@ def aisle_feedback_event(event: Interaction) -> bool | None:
 
 
 @hookspec(firstresult=True)
-def aisle_rerank(ranking: list[RankedProduct], context: RankingContext) -> list[RankedProduct]:
-    """The final order of a ranked list, after scoring.
+def aisle_rerank(
+    ranking: list[RankedProduct], context: RankingContext, ranker: str, candidates: Candidates
+) -> list[RankedProduct]:
+    """The final order of a ranked list, after scoring by ranker ``ranker``.
 
     Meant for wrappers (``@hookimpl(wrapper=True)``) that take the list from ``yield`` and
-    return a reordered or filtered copy, for example to spread brands for diversity. Aisle's own
-    implementation returns the list unchanged and runs innermost.
+    return a reordered or filtered copy, for example to spread brands for diversity:
+    ``candidates.facts.brand[candidates.row_of(item.product_id)]`` is a product's brand.
+    ``ranking`` holds every candidate in score order, not only the page; Aisle cuts it to the
+    page afterwards. Aisle's own implementation returns the list unchanged and runs innermost; a
+    wrapper that raises is skipped for that request.
     """

@@ -35,7 +35,8 @@ class FeedbackEvent(models.Model):
 
 
 class RankerSetting(models.Model):
-    """An admin's choice for one installed ranker; rankers without a row use the settings."""
+    """An admin's choice for one installed ranker, written when an admin saves the rankers page;
+    rankers without a row follow the settings (``AISLE_RANKERS``, ``AISLE_RANKER_WEIGHTS``)."""
 
     name = models.CharField(max_length=64, unique=True)
     enabled = models.BooleanField(default=True)
@@ -46,9 +47,24 @@ class RankerSetting(models.Model):
 
     class Meta:
         ordering = ["position", "name"]
+        verbose_name_plural = "rankers and plugins"  # the admin page lists and controls both
 
     def __str__(self) -> str:
         return self.name
+
+
+class PluginSetting(models.Model):
+    """An admin's choice for one loaded plugin: switched off, its rankers are not offered and its
+    re-rank wrapper is bypassed, in every process, without a restart."""
+
+    name = models.CharField(max_length=64, unique=True)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({'on' if self.enabled else 'off'})"
 
 
 class RankerTrainingRun(models.Model):

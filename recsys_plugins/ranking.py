@@ -7,13 +7,14 @@ publishes and activates a new one, and web processes follow it without a restart
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -26,8 +27,8 @@ from core.versions import LiveVersion, VersionStore
 
 from . import __version__, experiments
 from .interactions import Interaction, InteractionMatrix
-from .manager import InstalledRanker, RankerRegistry, UnknownRanker
-from .models import FeedbackEvent, RankerExperiment, RankerSetting, RankerTrainingRun
+from .manager import InstalledRanker, RankerFailed, RankerRegistry, UnknownRanker
+from .models import FeedbackEvent, PluginSetting, RankerExperiment, RankerSetting, RankerTrainingRun
 from .rankers.base import Candidates, RankedProduct, RankingContext
 from .rankers.cf import CFConfig
 from .rankers.hybrid import RETRIEVAL
@@ -39,6 +40,8 @@ TRAINING_RUNS = broker.JobQueue(
     "recsys_plugins.tasks.fit_rankers", RankerTrainingRun, JobStatus.QUEUED, JobStatus.RUNNING
 )
 """Training runs and their task (named here: ``tasks`` imports this module)."""
+INTERLEAVED = "interleaved"
+"""What ordered products drafted from an interleaving experiment's two rankers."""
 
 
 @functools.cache
@@ -84,20 +87,47 @@ class RankerChoice:
     weight: float
 
 
-def ranker_choices() -> list[RankerChoice]:
-    """Installed rankers in their order; a ``RankerSetting`` row overrides the settings."""
+NEW_RANKER_WEIGHT = 0.1
+"""The weight in hybrid of a ranker ``AISLE_RANKER_WEIGHTS`` does not name: a newly enabled
+plugin nudges the fused order (as popularity does) instead of outweighing cosine (0.5)."""
+
+
+def ranker_choices(switched_off: Collection[str] | None = None) -> list[RankerChoice]:
+    """Installed rankers in their order; a ``RankerSetting`` row (an admin's save) overrides the
+    settings. A ranker whose plugin is switched off is not enabled."""
+    switched_off = plugins_switched_off() if switched_off is None else switched_off
     rows = {row.name: row for row in RankerSetting.objects.all()}
     order = list(settings.AISLE_RANKERS)
     choices = []
     for name, installed in registry().rankers().items():
         if name in rows:
             row = rows[name]
-            choices.append(RankerChoice(installed, row.enabled, row.position, row.weight))
+            enabled, position, weight = row.enabled, row.position, row.weight
         else:
+            enabled = name in order
             position = order.index(name) if name in order else len(order) + len(choices)
-            weight = settings.AISLE_RANKER_WEIGHTS.get(name, 1.0)
-            choices.append(RankerChoice(installed, name in order, position, weight))
+            weight = settings.AISLE_RANKER_WEIGHTS.get(name, NEW_RANKER_WEIGHT)
+        choices.append(
+            RankerChoice(installed, enabled and installed.plugin not in switched_off, position, weight)
+        )
     return sorted(choices, key=lambda choice: (choice.position, choice.ranker.name))
+
+
+def plugins_switched_off() -> frozenset[str]:
+    """The loaded plugins an admin switched off."""
+    return frozenset(PluginSetting.objects.filter(enabled=False).values_list("name", flat=True))
+
+
+def save_choices(rankers: Mapping[str, tuple[bool, int, float]], plugins: Mapping[str, bool]) -> None:
+    """Store an admin's choices: ``rankers`` by name as (enabled, position, weight), ``plugins`` by
+    name as on or off. From then on they override the settings for those rankers."""
+    with transaction.atomic():
+        for name, (enabled, position, weight) in rankers.items():
+            RankerSetting.objects.update_or_create(
+                name=name, defaults={"enabled": enabled, "position": position, "weight": weight}
+            )
+        for name, enabled in plugins.items():
+            PluginSetting.objects.update_or_create(name=name, defaults={"enabled": enabled})
 
 
 def default_ranker(choices: Sequence[RankerChoice] | None = None) -> str | None:
@@ -127,8 +157,13 @@ class Shopper:
         self.user = user
 
     @functools.cached_property
+    def switched_off(self) -> frozenset[str]:
+        """The plugins an admin switched off: their rankers and wrappers are left out."""
+        return plugins_switched_off()
+
+    @functools.cached_property
     def choices(self) -> list[RankerChoice]:
-        return ranker_choices()
+        return ranker_choices(self.switched_off)
 
     @functools.cached_property
     def events(self) -> tuple[list[FeedbackEvent], list[FeedbackEvent]]:
@@ -179,13 +214,55 @@ class Shopper:
         return default_ranker(self.choices)
 
 
-def interleaved(
-    experiment: RankerExperiment, candidates: Candidates, context: RankingContext, limit: int, seed: str
+def order(
+    ranker: str,
+    candidates: Candidates,
+    context: RankingContext,
+    limit: int,
+    shopper: Shopper,
+    interleave: RankerExperiment | None = None,
+    seed: str = "",
+) -> tuple[str | None, list[tuple[RankedProduct, str]]]:
+    """The ``limit`` best ``candidates`` for the ``shopper``, each with the experiment arm that
+    placed it ("" outside an experiment), and what ordered them: ``ranker``, or when its plugin
+    fails the next enabled ranker that answers; ``INTERLEAVED`` when ``interleave`` drafts them
+    from its two rankers. ``None`` and no products when no ranker answered: a broken plugin never
+    stops the shop answering, the caller falls back to the retrieval order."""
+    if interleave is not None:
+        return INTERLEAVED, _interleaved(interleave, candidates, context, limit, seed, shopper.switched_off)
+    enabled = [choice.ranker.name for choice in shopper.choices if choice.enabled]
+    try:
+        used, ranked = registry().rank_first(
+            [ranker, *(name for name in enabled if name != ranker)],
+            candidates,
+            context,
+            limit,
+            skip=shopper.switched_off,
+        )
+    except RankerFailed:
+        return None, []
+    arm = shopper.arm if used == ranker else ""
+    return used, [(item, arm) for item in ranked]
+
+
+def _interleaved(
+    experiment: RankerExperiment,
+    candidates: Candidates,
+    context: RankingContext,
+    limit: int,
+    seed: str,
+    skip: Collection[str],
 ) -> list[tuple[RankedProduct, str]]:
     """The experiment's two rankings of ``candidates`` merged by team draft: the ``limit`` products,
-    each with the arm whose ranker drafted it (and explained by that ranker)."""
-    first, second = (registry().rank(experiment.ranker_of(arm), candidates, context, limit) for arm in "ab")
-    return experiments.team_draft(first, second, limit, seed, key=lambda item: item.product_id)
+    each with the arm whose ranker drafted it (and explained by that ranker). A ranker that fails
+    drafts nothing: the other team fills the list."""
+    rankings = []
+    for arm in experiments.ARMS:
+        try:
+            rankings.append(registry().rank(experiment.ranker_of(arm), candidates, context, limit, skip))
+        except RankerFailed:
+            rankings.append([])
+    return experiments.team_draft(*rankings, limit, seed, key=lambda item: item.product_id)
 
 
 def context_for(

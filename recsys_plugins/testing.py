@@ -1,7 +1,9 @@
 """The plugin developer kit: data helpers, pytest fixtures and contract tests for ranking plugins.
 
 Pure Python and pytest: nothing here imports Django, so a plugin's tests run without a project
-database. A plugin's test module subclasses the contracts and says what to check::
+database, in the plugin's own repository: ``pip install aisle-ranking[kit]`` (built from Aisle's
+``packaging/aisle-ranking``) provides this module and registers it with pytest. A plugin's test
+module subclasses the contracts and says what to check::
 
     import aisle_novelty.plugin
     from recsys_plugins.testing import RankerContract, RerankContract
@@ -14,18 +16,20 @@ database. A plugin's test module subclasses the contracts and says what to check
 
     class TestHideDisliked(RerankContract):
         plugin = aisle_novelty.plugin
+        plugin_name = "novelty"  # its entry-point name
 
 Each contract is a set of ordinary pytest tests run against a :class:`RankerRegistry` that holds
 the built-in plugins and the plugin under test (never the installed entry points, so a test sees
-the same plugins everywhere). Override ``make_plugin`` for a fresh plugin object per test,
-``make_context`` for a context your ranker needs, or a single ``test_*`` method to relax one rule
-(say why in its docstring).
+the same plugins everywhere; only ``test_loads_from_its_entry_point`` loads the plugin's own).
+Override ``make_plugin`` for a fresh plugin object per test, ``make_context`` for a context your
+ranker needs, or a single ``test_*`` method to relax one rule (say why in its docstring).
 
-The helpers (:func:`make_candidates`, :func:`make_context`, :func:`make_events`,
-:func:`make_interactions`, :func:`make_ranking`, :func:`registry_with`, :func:`call_own_hook`,
-:func:`hook_problems`)
-and the fixtures ``sample_candidates``, ``sample_context`` and ``sample_interactions`` work on their
-own too; import the fixtures into a test module (or a ``conftest.py``) to use them.
+The helpers (:func:`make_candidates`, :func:`make_catalog_candidates`, :func:`make_context`,
+:func:`make_events`, :func:`make_interactions`, :func:`make_ranking`, :func:`registry_with`,
+:func:`call_own_hook`, :func:`hook_problems`) work on their own too. The fixtures
+``sample_candidates``, ``sample_context`` and ``sample_interactions`` need no import: the
+``aisle_ranking`` pytest plugin (:mod:`recsys_plugins.pytest_plugin`) registers them, and has
+pytest rewrite the assertions here, so a failing contract shows the values it compared.
 """
 
 import dataclasses
@@ -33,7 +37,11 @@ import difflib
 import inspect
 import itertools
 import json
-from collections.abc import Collection, Mapping, Sequence
+import pickle
+import time
+import types
+from collections.abc import Callable, Collection, Mapping, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,23 +50,38 @@ import pytest
 
 from recsys_plugins import hookspecs
 from recsys_plugins.interactions import Interaction, InteractionMatrix
-from recsys_plugins.manager import RankerRegistry
-from recsys_plugins.rankers.base import Candidates, RankedProduct, RankerInfo, RankingContext, as_scores
+from recsys_plugins.manager import ENTRY_POINT_GROUP, RankerRegistry
+from recsys_plugins.rankers.base import (
+    Candidates,
+    ProductFacts,
+    RankedProduct,
+    RankerInfo,
+    RankingContext,
+    as_scores,
+)
+from recsys_plugins.rankers.hybrid import NAME as HYBRID
 from recsys_plugins.rankers.hybrid import RETRIEVAL
 
 __all__ = [
     "BUILTINS",
+    "CATALOG_DIM",
+    "CATALOG_POOL",
+    "CATALOG_SHOPS",
     "MAX_EXPLANATION",
+    "PAGE",
     "RankerContract",
     "RerankContract",
     "call_own_hook",
     "default_name",
     "hook_problems",
+    "hooks_meant",
     "implements",
     "long_title",
     "make_candidates",
+    "make_catalog_candidates",
     "make_context",
     "make_events",
+    "make_facts",
     "make_interactions",
     "make_ranking",
     "registry_with",
@@ -81,6 +104,19 @@ FIRST_ID = 1001
 
 USER = "shopper-1"
 """The shopper of :func:`make_context`; :func:`make_events` makes them a known, trained user."""
+
+CATALOG_POOL = 150
+"""The most candidates one request ranks: 50 results (the API's largest page) times 3 (the
+default ``AISLE_RANKING_POOL``)."""
+CATALOG_DIM = 384
+"""The size of the product vectors Aisle's encoder (all-MiniLM-L6-v2) gives."""
+PAGE = 50
+"""The largest page a request shows, each product explained."""
+CATALOG_SHOPS = ("furniture", "electronics", "mixed")
+"""The shapes :func:`make_catalog_candidates` gives."""
+
+TIMED_RUNS = 5
+"""A timed contract test counts the best of this many runs, so a busy machine does not fail it."""
 
 ACTIONS = ("view", "click", "like", "add_to_cart", "purchase", "dislike")
 ACTION_ODDS = (0.35, 0.25, 0.2, 0.1, 0.05, 0.05)
@@ -122,7 +158,161 @@ def make_candidates(
         raise ValueError(f"{len(product_ids)} ids for {n} candidates")
     vectors = unit_vectors(rng, n, dim)
     scores = np.sort(rng.random(n).astype(np.float32))[::-1].copy() if relevance else None
-    return Candidates(product_ids.astype(np.int64), vectors, scores)
+    return Candidates(product_ids.astype(np.int64), vectors, scores, make_facts(n, seed))
+
+
+SAMPLE_BRANDS = ("ikea", "samsung", "insignia", "otterbox", "")
+SAMPLE_KINDS = (
+    ("furniture/sofas", "3-seat sofa"),
+    ("furniture/bookcases-shelving-units", "bookcase"),
+    ("electronics/cell-phones/cases", "phone case"),
+    ("electronics/tvs", ""),
+)
+
+
+def make_facts(n: int, seed: int = 0) -> ProductFacts:
+    """Facts shaped like a real catalog's: a few brands (some products with none), prices over
+    two orders of magnitude in two currencies, products out of stock and of unknown stock,
+    unrated ones (NaN) and unknown popularity, colours, materials and measures on some."""
+    rng = np.random.default_rng(seed + 1)
+    kinds = [SAMPLE_KINDS[i % len(SAMPLE_KINDS)] for i in rng.integers(0, len(SAMPLE_KINDS), n)]
+    rated = rng.random(n) < 0.7
+    return ProductFacts(
+        brand=tuple(SAMPLE_BRANDS[i] for i in rng.integers(0, len(SAMPLE_BRANDS), n)),
+        price=np.round(np.exp(rng.uniform(np.log(5), np.log(3000), n)), 2),
+        currency=tuple("SAR" if i % 3 else "USD" for i in range(n)),
+        categories=tuple((path,) for path, _ in kinds),
+        product_type=tuple(kind for _, kind in kinds),
+        stock=rng.choice(np.array([-1, 0, 1, 3, 12, 40]), n).astype(np.int64),
+        rating=np.where(rated, np.round(rng.uniform(1, 5, n), 1), np.nan),
+        rating_count=np.where(rated, rng.integers(1, 5000, n), np.nan).astype(np.float64),
+        popularity=np.where(rng.random(n) < 0.5, rng.random(n), np.nan),
+        attributes=tuple(
+            {"color": ["grey"], "material": ["oak"], "width": 200.0}
+            if i % 2
+            else {"color": [], "material": []}
+            for i in range(n)
+        ),
+    )
+
+
+FURNITURE_KINDS = (
+    ("furniture/sofas-armchairs", "3-seat sofa"),
+    ("furniture/bookcases-shelving-units", "bookcase"),
+    ("furniture/beds", "bed frame"),
+    ("furniture/tables-desks", "desk"),
+    ("furniture/chairs", "chair"),
+)
+ELECTRONICS_CATEGORIES = (
+    "cell-phones/cell-phone-accessories/cases",
+    "cell-phones/unlocked-cell-phones",
+    "cell-phones/cell-phone-accessories/chargers",
+    "tvs-home-theater/tvs",
+)
+ELECTRONICS_BRANDS = ("samsung", "apple", "insignia", "otterbox", "zagg", "lg", "motorola", "belkin")
+
+
+def make_catalog_candidates(
+    shop: str = "mixed", n: int = CATALOG_POOL, dim: int = CATALOG_DIM, seed: int = 0
+) -> Candidates:
+    """``n`` candidates as a search of a real catalog returns them, best first, with what real
+    catalogs lack.
+
+    ``furniture`` is shaped like the IKEA catalog Aisle imports: one brand, whole prices in SAR
+    from 3 to about 9,600, measures on most products, and no stock, rating or popularity at all
+    (every value unknown). ``electronics`` is shaped like the Best Buy one: several brands, USD
+    prices from 1 to 900, popularity counts up to about 21,000, no product types, stock, ratings
+    or measures. ``mixed`` is a shop that imported both and a JSONL file with ratings and stock
+    (:func:`make_facts`), some products naming no brand.
+
+    In every shop the ids are database keys (large, in no order), every seventh product is a
+    variant of the one before it (the same vector and relevance: ties), and relevance is a
+    convex fusion of a min-max scaled cosine and a lexical score most candidates do not get (the
+    weakest candidate's relevance is exactly 0).
+    """
+    if shop not in CATALOG_SHOPS:
+        raise ValueError(f"unknown shop {shop!r}; one of {', '.join(CATALOG_SHOPS)}")
+    rng = np.random.default_rng(seed)
+    ids = rng.choice(np.arange(1, 40 * n + 100_000), size=n, replace=False).astype(np.int64)
+    vectors = unit_vectors(rng, n, dim)
+    lexical = np.where(rng.random(n) < 0.3, rng.uniform(0.2, 1.0, n), 0.0)
+    variants = np.arange(3, n, 7)
+    vectors[variants], lexical[variants] = vectors[variants - 1], lexical[variants - 1]
+    cosine = vectors @ unit_vectors(rng, 1, dim)[0]
+    spread = float(np.ptp(cosine)) if n else 0.0
+    semantic = (cosine - cosine.min()) / spread if spread > 0 else np.zeros(n)
+    relevance = (0.5 * semantic + 0.5 * lexical).astype(np.float32)
+    order = np.argsort(-relevance, kind="stable")
+    facts = {
+        "furniture": lambda: _furniture_facts(n, rng),
+        "electronics": lambda: _electronics_facts(n, rng),
+        "mixed": lambda: _mixed_facts(n, rng, seed),
+    }[shop]()
+    return Candidates(ids[order], vectors[order], relevance[order], facts.take(order))
+
+
+def _furniture_facts(n: int, rng: np.random.Generator) -> ProductFacts:
+    kinds = [FURNITURE_KINDS[i] for i in rng.integers(0, len(FURNITURE_KINDS), n)]
+    second = [FURNITURE_KINDS[i][0] for i in rng.integers(0, len(FURNITURE_KINDS), n)]
+    measured = rng.random(n) < 0.85
+    colours = ("white", "black-brown", "grey", "birch", "")
+    unknown = np.full(n, np.nan)
+    return ProductFacts(
+        brand=("ikea",) * n,
+        price=np.round(np.exp(rng.uniform(np.log(3), np.log(9585), n))),
+        currency=("SAR",) * n,
+        categories=tuple(
+            tuple(dict.fromkeys((path, other) if i % 5 == 0 else (path,)))
+            for i, ((path, _), other) in enumerate(zip(kinds, second, strict=True))
+        ),
+        product_type=tuple(kind for _, kind in kinds),
+        stock=np.full(n, -1, dtype=np.int64),
+        rating=unknown.copy(),
+        rating_count=unknown.copy(),
+        popularity=unknown.copy(),
+        attributes=tuple(
+            {
+                "color": [colour] if (colour := colours[int(rng.integers(0, len(colours)))]) else [],
+                "material": [],
+                **(
+                    {name: float(rng.integers(20, 300)) for name in ("width", "depth", "height")}
+                    if measured[i]
+                    else {}
+                ),
+            }
+            for i in range(n)
+        ),
+    )
+
+
+def _electronics_facts(n: int, rng: np.random.Generator) -> ProductFacts:
+    unknown = np.full(n, np.nan)
+    return ProductFacts(
+        brand=tuple(ELECTRONICS_BRANDS[i] for i in rng.integers(0, len(ELECTRONICS_BRANDS), n)),
+        price=np.round(np.exp(rng.uniform(0, np.log(900), n)), 2),
+        currency=("USD",) * n,
+        categories=tuple(
+            (ELECTRONICS_CATEGORIES[i],) for i in rng.integers(0, len(ELECTRONICS_CATEGORIES), n)
+        ),
+        product_type=("",) * n,
+        stock=np.full(n, -1, dtype=np.int64),
+        rating=unknown.copy(),
+        rating_count=unknown.copy(),
+        popularity=np.round(np.exp(rng.uniform(np.log(3), np.log(21449), n))),
+        attributes=tuple({"color": [], "material": []} for _ in range(n)),
+    )
+
+
+def _mixed_facts(n: int, rng: np.random.Generator, seed: int) -> ProductFacts:
+    """Each product from one of three sources: furniture, electronics or :func:`make_facts`."""
+    shops = (_furniture_facts(n, rng), _electronics_facts(n, rng), make_facts(n, seed))
+    source = rng.integers(0, len(shops), n)
+    columns: dict[str, Any] = {}
+    for name, first in vars(shops[0]).items():
+        values = [getattr(shops[int(s)], name)[row] for row, s in enumerate(source)]
+        is_array = isinstance(first, np.ndarray)
+        columns[name] = np.asarray(values, dtype=first.dtype) if is_array else tuple(values)
+    return ProductFacts(**columns)
 
 
 def make_context(
@@ -210,12 +400,14 @@ def make_interactions(
 
 def make_ranking(n: int = 12, seed: int = 0) -> list[RankedProduct]:
     """A ranked list of the :func:`make_candidates` ids, best first, for testing ``aisle_rerank``."""
-    candidates = make_candidates(n, seed=seed)
-    scores = candidates.relevance if candidates.relevance is not None else np.zeros(n)
-    return [
-        RankedProduct(int(i), float(s), {"test": float(s)})
-        for i, s in zip(candidates.ids, scores, strict=True)
-    ]
+    return _ranking_of(make_candidates(n, seed=seed))
+
+
+def _ranking_of(candidates: Candidates) -> list[RankedProduct]:
+    """``candidates`` as a ranked list in their (retrieval) order."""
+    scores = candidates.relevance if candidates.relevance is not None else np.zeros(len(candidates))
+    pairs = zip(candidates.ids, scores, strict=True)
+    return [RankedProduct(int(i), float(s), {"test": float(s)}) for i, s in pairs]
 
 
 def weights_for(registry: RankerRegistry) -> dict[str, float]:
@@ -254,10 +446,11 @@ def hook_problems(plugin: object) -> list[str]:
     """Why some of ``plugin``'s hook implementations would not be called as written, one line each.
 
     Finds what registration lets through or reports without a hint: a function named ``aisle_*``
-    that is not marked ``@hookimpl`` (never called), a marked one whose name is no hook (a typo),
-    and an argument that is not one of the hook's. Aisle passes a hook's arguments by name, and
-    only those, so a misspelt argument with a default always keeps its default and
-    ``*args``/``**kwargs`` receive nothing.
+    that is not marked ``@hookimpl`` (never called), a marked one whose name is no hook (a typo,
+    with the closest hook, as the registry says it), a hook implementation that is no function
+    (a ``functools.partial``, a callable object: pluggy skips it), and an argument that is not one
+    of the hook's. Aisle passes a hook's arguments by name, and only those, so a misspelt argument
+    with a default always keeps its default and ``*args``/``**kwargs`` receive nothing.
     """
     problems = []
     for attribute in sorted(dir(plugin)):
@@ -265,18 +458,24 @@ def hook_problems(plugin: object) -> list[str]:
             function = getattr(plugin, attribute)
         except Exception:  # a property that fails here is no hook implementation either
             continue
+        named_as_hook = attribute.startswith(f"{hookspecs.PROJECT}_")
+        options = getattr(function, _IMPL, None) if callable(function) else None
         if not inspect.isroutine(function):
+            if options is not None or (named_as_hook and callable(function)):
+                problems.append(
+                    f"{attribute} is a {type(function).__name__}, not a function, so it is never "
+                    "registered; define it with def and mark it @hookimpl"
+                )
             continue
-        options = getattr(function, _IMPL, None)
         if options is None:
-            if attribute.startswith(f"{hookspecs.PROJECT}_"):
-                problems.append(f"{attribute} is not marked @hookimpl, so Aisle never calls it")
+            if named_as_hook:
+                typo = "" if attribute in _SPECS else f" and is no hook{_did_you_mean(attribute, _SPECS)}"
+                problems.append(f"{attribute} is not marked @hookimpl{typo}, so Aisle never calls it")
             continue
         hook = options.get("specname") or attribute
         spec = _SPECS.get(hook)
         if spec is None:
-            close = difflib.get_close_matches(hook, _SPECS, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else f"; the hooks are {', '.join(sorted(_SPECS))}"
+            hint = _did_you_mean(hook, _SPECS) or f"; the hooks are {', '.join(sorted(_SPECS))}"
             problems.append(f"{attribute} is no hook{hint}, so Aisle never calls it")
             continue
         expected = f"{hook}({', '.join(spec.parameters)})"
@@ -288,10 +487,37 @@ def hook_problems(plugin: object) -> list[str]:
                     f"name the arguments you use from {expected}"
                 )
             elif parameter.name not in spec.parameters:
+                hint = _did_you_mean(parameter.name, spec.parameters, quote=True)
                 problems.append(
-                    f"{attribute}: {parameter.name!r} is not an argument of {expected}, so it is never passed"
+                    f"{attribute}: {parameter.name!r} is not an argument of {expected}, "
+                    f"so it is never passed{hint}"
                 )
     return problems
+
+
+def _did_you_mean(name: str, choices: Collection[str], quote: bool = False) -> str:
+    """`` (did you mean <the closest of choices>?)``, or "" when none is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    if not close:
+        return ""
+    return f" (did you mean {close[0]!r}?)" if quote else f" (did you mean {close[0]}?)"
+
+
+def hooks_meant(plugin: object) -> set[str]:
+    """The hooks ``plugin`` means to implement: those its ``@hookimpl`` marks name and those its
+    callables named ``aisle_*`` are named after, marked or not."""
+    meant = set()
+    for attribute in dir(plugin):
+        try:
+            function = getattr(plugin, attribute)
+        except Exception:
+            continue
+        options = getattr(function, _IMPL, None) if callable(function) else None
+        if options is not None:
+            meant.add(options.get("specname") or attribute)
+        elif attribute.startswith(f"{hookspecs.PROJECT}_") and callable(function):
+            meant.add(attribute)
+    return meant
 
 
 def _own_parameters(function: Any) -> list[inspect.Parameter]:
@@ -344,11 +570,81 @@ def _assert_matches_the_specs(plugin: object) -> None:
     assert not problems, "the hook implementations do not match the specs:\n" + "\n".join(problems)
 
 
+def _assert_every_hook_is_registered(registry: RankerRegistry, plugin: object) -> None:
+    """Every hook ``plugin`` means to implement (:func:`hooks_meant`) is one ``registry`` calls.
+    Asks pluggy what it registered, so it holds whatever :func:`hook_problems` misses."""
+    registered = {caller.name for caller in registry.plugins.get_hookcallers(plugin) or ()}
+    missing = sorted(hooks_meant(plugin) - registered)
+    one = len(missing) == 1
+    assert not missing, (
+        f"{', '.join(missing)} {'is' if one else 'are'} never called: the registry did not register "
+        f"{'it' if one else 'them'}; mark each hook implementation @hookimpl, on a function or method"
+    )
+
+
+def _load_entry_point(
+    plugin: object, name: str | None, builtins: Collection[str]
+) -> tuple[RankerRegistry, metadata.EntryPoint]:
+    """A registry that loaded ``plugin`` as Aisle does, from its installed entry point: the one
+    named ``name``, else the one whose module is the plugin's. Fails when none is installed or it
+    does not load."""
+    module = plugin.__name__ if isinstance(plugin, types.ModuleType) else type(plugin).__module__
+    installed = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+    same_module = [ep for ep in installed if module == ep.module or module.startswith(f"{ep.module}.")]
+    found = [ep for ep in installed if ep.name == name] if name else same_module
+    if not found:
+        named = f"named {name!r}" if name else f"for {module}"
+        also = f" (one for its module is named {same_module[0].name!r})" if same_module else ""
+        raise AssertionError(
+            f"no {ENTRY_POINT_GROUP!r} entry point {named} is installed{also}: declare it in "
+            f'[project.entry-points."{ENTRY_POINT_GROUP}"] and install the package (pip install -e .)'
+        )
+    entry_point = found[0]
+    registry = RankerRegistry(allow=(*builtins, entry_point.name))
+    problem = registry.failed.get(entry_point.name)
+    assert problem is None, f"entry point {entry_point.name} = {entry_point.value!r} does not load: {problem}"
+    return registry, entry_point
+
+
+def _hooks_of(registry: RankerRegistry, plugin: object) -> list[str]:
+    return sorted(caller.name for caller in registry.plugins.get_hookcallers(plugin) or ())
+
+
+def _best_time_ms(run: Callable[[], object]) -> float:
+    """The fastest of :data:`TIMED_RUNS` calls of ``run``, in milliseconds."""
+    took = []
+    for _ in range(TIMED_RUNS):
+        began = time.perf_counter()
+        run()
+        took.append(1000 * (time.perf_counter() - began))
+    return min(took)
+
+
+def _assert_one_finite_score_each(scored: Any, ranker: str, count: int, given: str = "") -> None:
+    """``scored`` (a ranker's own answer) holds one finite score per candidate, in total and per part."""
+    assert scored is not None, f"the plugin returned None for its own ranker {ranker!r}{given}"
+    scores = as_scores(scored, ranker)
+    assert np.shape(scores.total) == (count,), f"one score per candidate{given}"
+    total = np.asarray(scores.total, dtype=np.float64)
+    assert np.isfinite(total).all(), f"{int((~np.isfinite(total)).sum())} scores are NaN or infinite{given}"
+    for name, part in scores.parts.items():
+        assert np.shape(part) == (count,), f"part {name!r} is not one value per candidate{given}"
+        assert np.isfinite(np.asarray(part, dtype=np.float64)).all(), f"part {name!r} is not finite{given}"
+
+
+def _assert_short_line(explanation: Any) -> None:
+    assert explanation is None or isinstance(explanation, str), f"not a str: {explanation!r}"
+    if explanation:
+        assert len(explanation) <= MAX_EXPLANATION, f"too long ({len(explanation)}): {explanation!r}"
+        assert "\n" not in explanation, f"more than one line: {explanation!r}"
+
+
 def _written_under(directory: Path) -> list[Path]:
     return [path.relative_to(directory) for path in directory.rglob("*") if path.is_file()]
 
 
 # --------------------------------------------------------------------------- fixtures
+# Registered with pytest by recsys_plugins.pytest_plugin (the kit's pytest11 entry point).
 
 
 @pytest.fixture
@@ -379,7 +675,8 @@ class RankerContract:
     The context the tests rank in is :func:`make_context` with weight 1 for every loaded ranker.
     A trainable ranker (or any, with :attr:`train` set) is trained first, once per test class:
     every trainable plugin of the registry fits :func:`make_interactions` over the candidates into
-    a temporary folder, which becomes ``context.artifacts``.
+    a temporary folder, which becomes ``context.artifacts`` (and, for the tests on
+    :func:`make_catalog_candidates`, over those candidates into another).
     """
 
     plugin: ClassVar[object | None] = None
@@ -395,6 +692,10 @@ class RankerContract:
     """Fit the registry's trainable plugins before ranking; default: when the ranker is trainable."""
     candidate_count: ClassVar[int] = 12
     dim: ClassVar[int] = DIM
+    time_budget_ms: ClassVar[float] = 50.0
+    """The longest ranking one request may take, in milliseconds: :data:`CATALOG_POOL`
+    catalog-shaped candidates scored and reranked, and a :data:`PAGE` of them explained (the best
+    of :data:`TIMED_RUNS` runs counts). Raise it only for a reason you can give your shoppers."""
 
     # --- what a subclass may override
 
@@ -446,6 +747,19 @@ class RankerContract:
     ) -> RankingContext:
         return self.make_context(candidates, artifacts, registry)
 
+    @pytest.fixture(scope="class")
+    @classmethod
+    def catalog_artifacts(cls, tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+        """Trained once per test class, on feedback about :func:`make_catalog_candidates`."""
+        contract = cls()
+        registry = contract.make_registry()
+        if not contract._trains(registry):
+            return None
+        directory = tmp_path_factory.mktemp("catalog-artifacts")
+        items = make_catalog_candidates().ids
+        registry.fit(make_interactions(users=40, items=items, per_user=8), directory)
+        return directory
+
     # --- the contract
 
     def test_registers_the_ranker_with_a_description(self, registry: RankerRegistry, own_plugin: object):
@@ -465,17 +779,40 @@ class RankerContract:
             plugin = registry_with(builtins=self.builtins).plugins.get_plugin(self._plugin_name())
         _assert_matches_the_specs(plugin)
 
+    def test_every_hook_function_is_registered(self):
+        """Each function the plugin means as a hook implementation (marked ``@hookimpl`` or named
+        ``aisle_*``) is one the registry calls: a forgotten ``@hookimpl`` on
+        ``aisle_explain_score`` is an explanation no shopper ever sees."""
+        plugin = self.make_plugin()
+        registry = RankerRegistry(allow=self.builtins, entry_points=False)
+        if plugin is None:  # a built-in
+            plugin = registry.plugins.get_plugin(self._plugin_name())
+        else:
+            registry.register(plugin, self._plugin_name())
+        _assert_every_hook_is_registered(registry, plugin)
+
+    def test_loads_from_its_entry_point(self, registry: RankerRegistry):
+        """Aisle loads the plugin from its installed ``aisle.rankers`` entry point, named
+        :attr:`plugin_name`: it names the plugin tested here (a module or an instance, not a
+        class), loads without an error and provides the ranker."""
+        if self.make_plugin() is None:
+            pytest.skip("a built-in plugin is registered directly, not through an entry point")
+        loaded, entry_point = _load_entry_point(self.make_plugin(), self._plugin_name(), self.builtins)
+        installed = loaded.rankers().get(self.ranker)
+        assert installed is not None, (
+            f"entry point {entry_point.name} = {entry_point.value!r} provides no {self.ranker!r} ranker"
+        )
+        assert installed.package, f"entry point {entry_point.name} belongs to no installed distribution"
+        tested = registry.rankers()[self.ranker].hooks
+        assert installed.hooks == tested, (
+            f"entry point {entry_point.value!r} loads a plugin with other hooks than the one tested"
+        )
+
     def test_scores_one_finite_number_per_candidate(
         self, registry: RankerRegistry, own_plugin: object, candidates: Candidates, context: RankingContext
     ):
         scored = self._own_scores(registry, own_plugin, candidates, context)
-        assert scored is not None, f"the plugin returned None for its own ranker {self.ranker!r}"
-        scores = as_scores(scored, self.ranker)
-        assert np.shape(scores.total) == (len(candidates),)
-        assert np.isfinite(np.asarray(scores.total, dtype=np.float64)).all()
-        for name, part in scores.parts.items():
-            assert np.shape(part) == (len(candidates),), f"part {name!r} is not one value per candidate"
-            assert np.isfinite(np.asarray(part, dtype=np.float64)).all(), f"part {name!r} is not finite"
+        _assert_one_finite_score_each(scored, self.ranker, len(candidates))
 
     def test_ranks_the_candidates_best_first(
         self, registry: RankerRegistry, own_plugin: object, candidates: Candidates, context: RankingContext
@@ -566,10 +903,7 @@ class RankerContract:
                 for item in ranking
             ]
         for explanation in explanations:
-            assert explanation is None or isinstance(explanation, str)
-            if explanation:
-                assert len(explanation) <= MAX_EXPLANATION, f"too long ({len(explanation)}): {explanation!r}"
-                assert "\n" not in explanation
+            _assert_short_line(explanation)
 
     def test_works_without_a_query_or_history(
         self, registry: RankerRegistry, candidates: Candidates, artifacts: Path | None
@@ -631,6 +965,96 @@ class RankerContract:
         answer = call_own_hook(registry, own_plugin, "aisle_feedback_event", event=event)
         assert answer is None or isinstance(answer, bool)
 
+    def test_explains_when_fused_by_hybrid(
+        self, registry: RankerRegistry, own_plugin: object, candidates: Candidates, context: RankingContext
+    ):
+        """The hybrid ranker fuses this ranker's scores and asks it to explain each product with
+        ``parts`` holding only ``{ranker: its share}``, not the parts its own scores had."""
+        if self.ranker == HYBRID:
+            pytest.skip("the hybrid ranker fuses the others, not itself")
+        if HYBRID not in registry.rankers():
+            pytest.skip("the hybrid ranker is not loaded (builtins)")
+        fused = dataclasses.replace(context, weights={self.ranker: 1.0})
+        ranking = registry.rank(HYBRID, candidates, fused, limit=len(candidates))
+        if implements(registry, own_plugin, "aisle_explain_score"):
+            for item in ranking:
+                parts = {self.ranker: item.parts.get(self.ranker, 0.0)}
+                try:
+                    explanation = call_own_hook(
+                        registry,
+                        own_plugin,
+                        "aisle_explain_score",
+                        ranker=self.ranker,
+                        product_id=item.product_id,
+                        parts=parts,
+                        context=fused,
+                    )
+                except Exception as error:
+                    raise AssertionError(
+                        f"aisle_explain_score raised {type(error).__name__}: {error} when the hybrid "
+                        f"ranker asked about product {item.product_id} with parts={parts}: under "
+                        "hybrid, parts hold only the ranker's own share"
+                    ) from error
+                _assert_short_line(explanation)
+        failures = registry.runtime_errors[self._plugin_name()]
+        assert failures == 0, f"the plugin failed {failures} hook calls while the hybrid ranker fused it"
+
+    @pytest.mark.parametrize("shop", CATALOG_SHOPS)
+    def test_scores_stay_finite_on_catalog_shaped_candidates(
+        self, registry: RankerRegistry, own_plugin: object, catalog_artifacts: Path | None, shop: str
+    ):
+        """Real catalogs leave facts unknown (the IKEA and Best Buy sets rate nothing), tie
+        variants and give some candidates no relevance at all: scores stay finite on
+        :func:`make_catalog_candidates`, with and without retrieval scores and a shopper."""
+        candidates = make_catalog_candidates(shop)
+        bare = dataclasses.replace(candidates, relevance=None)
+        for given, which in ((candidates, ""), (bare, ", no relevance")):
+            contexts = {
+                "a shopper's context": self.make_context(given, catalog_artifacts, registry),
+                "an empty context": RankingContext(artifacts=catalog_artifacts),
+            }
+            for about, context in contexts.items():
+                scored = self._own_scores(registry, own_plugin, given, context)
+                _assert_one_finite_score_each(scored, self.ranker, len(given), f" ({shop}{which}, {about})")
+                ranking = registry.rank(self.ranker, given, context, limit=PAGE)
+                assert all(np.isfinite(item.score) for item in ranking)
+
+    def test_pickles_once_trained(
+        self, registry: RankerRegistry, own_plugin: object, candidates: Candidates, context: RankingContext
+    ):
+        """A trained plugin can be copied to another process (a process pool, a worker): once it
+        has trained and loaded what it trained, it pickles, and the copy ranks the same."""
+        if not registry.rankers()[self.ranker].trainable:
+            pytest.skip(f"{self.ranker} is not trainable")
+        if isinstance(own_plugin, types.ModuleType):
+            pytest.skip("a module plugin is imported again by another process, not pickled")
+        ranked = registry.rank(self.ranker, candidates, context, limit=len(candidates))
+        try:
+            copy = pickle.loads(pickle.dumps(own_plugin))
+        except Exception as error:
+            raise AssertionError(
+                f"the trained plugin does not pickle ({type(error).__name__}: {error}); keep locks, "
+                "open files and lambdas off it, or leave them out in __getstate__"
+            ) from error
+        # a built-in's copy takes the built-in's place
+        others = [name for name in self.builtins if name != self._plugin_name()]
+        again = registry_with(copy, self._plugin_name(), builtins=others).rank(
+            self.ranker, candidates, context, limit=len(candidates)
+        )
+        assert [(item.product_id, item.score) for item in again] == [
+            (item.product_id, item.score) for item in ranked
+        ], "the pickled copy ranks differently"
+
+    def test_ranks_within_the_time_budget(self, registry: RankerRegistry, catalog_artifacts: Path | None):
+        """Every search ranks up to :data:`CATALOG_POOL` candidates while the shopper waits."""
+        candidates = make_catalog_candidates()
+        context = self.make_context(candidates, catalog_artifacts, registry)
+        took = _best_time_ms(lambda: registry.rank(self.ranker, candidates, context, limit=PAGE))
+        assert took <= self.time_budget_ms, (
+            f"ranking {len(candidates)} candidates took {took:.0f} ms (the best of {TIMED_RUNS} runs); "
+            f"the budget is {self.time_budget_ms:g} ms a request"
+        )
+
     # --- helpers
 
     def _plugin_name(self) -> str:
@@ -670,10 +1094,14 @@ class RerankContract:
 
     plugin: ClassVar[object | None] = None
     plugin_name: ClassVar[str | None] = None
-    """The name the plugin is registered under; default: the module's or class's name."""
+    """The name the plugin is registered under (its entry-point name); default: the module's or
+    class's name, and the entry point is the one naming the plugin's module."""
     builtins: ClassVar[Collection[str]] = BUILTINS
     ranker: ClassVar[str] = "cosine"
     """A loaded ranker to rank with."""
+    time_budget_ms: ClassVar[float] = 20.0
+    """The longest the wrapper may take over one request's :data:`CATALOG_POOL` candidates, in
+    milliseconds (the best of :data:`TIMED_RUNS` runs counts)."""
 
     def make_plugin(self) -> object | None:
         return self.plugin
@@ -702,6 +1130,25 @@ class RerankContract:
     def test_hook_implementations_match_the_specs(self):
         _assert_matches_the_specs(self.make_plugin())
 
+    def test_every_hook_function_is_registered(self):
+        """Each function the plugin means as a hook implementation is one the registry calls."""
+        plugin = self.make_plugin()
+        assert plugin is not None, "set `plugin` (or override make_plugin) to the plugin under test"
+        registry = RankerRegistry(allow=self.builtins, entry_points=False)
+        registry.register(plugin, self.plugin_name or default_name(plugin))
+        _assert_every_hook_is_registered(registry, plugin)
+
+    def test_loads_from_its_entry_point(self, registry: RankerRegistry):
+        """Aisle loads the wrapper from its installed ``aisle.rankers`` entry point, which names the
+        plugin tested here (a module or an instance, not a class) and loads without an error."""
+        plugin = self._own_plugin(registry)
+        loaded, entry_point = _load_entry_point(plugin, self.plugin_name, self.builtins)
+        hooks = _hooks_of(loaded, loaded.plugins.get_plugin(entry_point.name))
+        assert "aisle_rerank" in hooks, f"entry point {entry_point.value!r} loads no aisle_rerank"
+        assert hooks == _hooks_of(registry, plugin), (
+            f"entry point {entry_point.value!r} loads a plugin with other hooks than the one tested"
+        )
+
     def test_is_a_wrapper(self, registry: RankerRegistry):
         plugin = self._own_plugin(registry)
         implementations = _own_implementations(registry, plugin, "aisle_rerank")
@@ -714,7 +1161,7 @@ class RerankContract:
     def test_returns_only_products_it_was_given(
         self, registry: RankerRegistry, ranking: list[RankedProduct], context: RankingContext
     ):
-        result = registry.plugins.hook.aisle_rerank(ranking=list(ranking), context=context)
+        result = self._rerank(registry, list(ranking), context)
         assert isinstance(result, list)
         assert all(isinstance(item, RankedProduct) for item in result)
         ids = [item.product_id for item in result]
@@ -726,29 +1173,26 @@ class RerankContract:
     ):
         given = list(ranking)
         before = [(item.product_id, item.score) for item in given]
-        registry.plugins.hook.aisle_rerank(ranking=given, context=context)
+        self._rerank(registry, given, context)
         assert [(item.product_id, item.score) for item in given] == before, "return a copy instead"
 
     def test_is_deterministic(
         self, registry: RankerRegistry, ranking: list[RankedProduct], context: RankingContext
     ):
         def run(on: RankerRegistry) -> list[int]:
-            return [
-                item.product_id
-                for item in on.plugins.hook.aisle_rerank(ranking=list(ranking), context=context)
-            ]
+            return [item.product_id for item in self._rerank(on, list(ranking), context)]
 
         first = run(registry)
         assert run(registry) == first
         assert run(self.make_registry()) == first
 
     def test_handles_an_empty_list(self, registry: RankerRegistry, context: RankingContext):
-        assert registry.plugins.hook.aisle_rerank(ranking=[], context=context) == []
+        assert self._rerank(registry, [], context) == []
 
     def test_keeps_every_product_when_nothing_is_known(
         self, registry: RankerRegistry, ranking: list[RankedProduct]
     ):
-        result = registry.plugins.hook.aisle_rerank(ranking=list(ranking), context=RankingContext())
+        result = self._rerank(registry, list(ranking), RankingContext())
         assert sorted(item.product_id for item in result) == sorted(item.product_id for item in ranking)
 
     def test_runs_inside_rank(self, registry: RankerRegistry, ranking: list[RankedProduct]):
@@ -758,6 +1202,42 @@ class RerankContract:
         result = registry.rank(self.ranker, candidates, context, limit=len(ids))
         assert {item.product_id for item in result} <= set(ids)
         assert all(isinstance(item.explanation, str) for item in result)
+
+    @pytest.mark.parametrize("shop", CATALOG_SHOPS)
+    def test_handles_catalog_shaped_candidates(self, registry: RankerRegistry, shop: str):
+        """Real catalogs leave facts unknown (the IKEA and Best Buy sets rate nothing) and tie
+        variants: the wrapper reorders :func:`make_catalog_candidates` without failing."""
+        candidates = make_catalog_candidates(shop)
+        ranking = _ranking_of(candidates)
+        for context in (make_context(candidates), RankingContext()):
+            result = self._rerank(registry, list(ranking), context, candidates)
+            ids = [item.product_id for item in result]
+            assert len(set(ids)) == len(ids), "a product appears twice"
+            assert set(ids) <= {item.product_id for item in ranking}
+
+    def test_reranks_within_the_time_budget(self, registry: RankerRegistry):
+        """Every search hands the wrapper up to :data:`CATALOG_POOL` products while the shopper waits."""
+        candidates = make_catalog_candidates()
+        ranking, context = _ranking_of(candidates), make_context(candidates)
+        took = _best_time_ms(lambda: self._rerank(registry, list(ranking), context, candidates))
+        assert took <= self.time_budget_ms, (
+            f"reranking {len(ranking)} products took {took:.0f} ms (the best of {TIMED_RUNS} runs); "
+            f"the budget is {self.time_budget_ms:g} ms a request"
+        )
+
+    def _rerank(
+        self,
+        registry: RankerRegistry,
+        ranking: list[RankedProduct],
+        context: RankingContext,
+        candidates: Candidates | None = None,
+    ) -> list[RankedProduct]:
+        """The wrapper chain called as Aisle calls it, with candidates (and facts) for the list."""
+        if candidates is None:
+            candidates = make_candidates(len(ranking), ids=[item.product_id for item in ranking])
+        return registry.plugins.hook.aisle_rerank(
+            ranking=ranking, context=context, ranker=self.ranker, candidates=candidates
+        )
 
     def _own_plugin(self, registry: RankerRegistry) -> object:
         name = self.plugin_name or default_name(self.make_plugin())

@@ -79,13 +79,14 @@ def called_name(call: ast.Call) -> str | None:
 
 
 def hooks_called_directly(node: ast.AST) -> set[str]:
-    """The hooks ``node``'s code calls by name: ``….hook.<hook>`` or ``call_own_hook(…, "<hook>")``."""
+    """The hooks ``node``'s code calls by name: ``….hook.<hook>``, ``call_own_hook(…, "<hook>")`` or
+    the registry's guarded ``_guarded("<hook>", …)``."""
     called = set()
     for child in ast.walk(node):
         if isinstance(child, ast.Attribute) and isinstance(child.value, ast.Attribute):
             if child.value.attr == "hook" and child.attr in HOOKS:
                 called.add(child.attr)
-        elif isinstance(child, ast.Call) and called_name(child) == "call_own_hook":
+        elif isinstance(child, ast.Call) and called_name(child) in ("call_own_hook", "_guarded"):
             arguments = [*child.args, *(keyword.value for keyword in child.keywords)]
             called |= {a.value for a in arguments if isinstance(a, ast.Constant) and a.value in HOOKS}
     return called

@@ -24,7 +24,10 @@ from recsys_plugins.testing import make_candidates, make_context, make_interacti
 
 BUILTIN_RANKERS = ["cosine", "cf", "popularity", "hybrid"]
 EXAMPLE = "novelty"
-TRACE_LINE = re.compile(r"^(aisle_\w+)( ranker=(\w+))?: \d+\.\d\d ms over \[([\w., -]*)\]$")
+TRACE_LINE = re.compile(
+    r"^(aisle_\w+)( ranker=(\w+))?: \d+\.\d\d ms, "
+    r"(answered by [\w. +-]+|\d+ answers|raised .+), over \[([\w., -]*)\]$"
+)
 
 
 # --------------------------------------------------------------------------- small real plugins
@@ -141,7 +144,10 @@ def test_aisle_rerank_has_the_core_implementation_innermost():
     [core] = registry.plugins.hook.aisle_rerank.get_hookimpls()
     assert (core.plugin_name, core.trylast, core.wrapper) == ("aisle.core", True, False)
     ranking = [RankedProduct(1, 2.0), RankedProduct(2, 1.0)]
-    assert registry.plugins.hook.aisle_rerank(ranking=ranking, context=RankingContext()) is ranking
+    called = registry.plugins.hook.aisle_rerank(
+        ranking=ranking, context=RankingContext(), ranker="cosine", candidates=make_candidates(2, ids=[1, 2])
+    )
+    assert called is ranking
 
 
 @pytest.mark.parametrize(
@@ -450,11 +456,12 @@ def test_tracing_logs_one_line_per_hook_call(caplog, tmp_path):
         lines = trace_lines(caplog)
         assert [(m[1], m[3]) for m in lines] == [
             ("aisle_score_candidates", "cosine"),
-            ("aisle_rerank", None),
+            ("aisle_rerank", "cosine"),
             *[("aisle_explain_score", "cosine")] * 5,
         ]
-        assert lines[0][4] == "cosine, cf"  # every implementation the call could reach, in registration order
-        assert lines[1][4] == "aisle.core"
+        assert lines[0][5] == "cosine, cf"  # every implementation the call could reach, in registration order
+        assert lines[0][4] == "answered by cosine"  # the implementation that answered
+        assert lines[1][5] == "aisle.core"
         caplog.clear()
         registry.feedback(Interaction("shopper", 1001, "click"))
         registry.fit(make_interactions(), tmp_path)

@@ -88,10 +88,15 @@ def test_deny_list_in_settings_leaves_a_plugin_out(client, settings, fresh_regis
 def test_admin_page_enables_orders_and_weights_rankers(admin_client, client):
     page = admin_client.get("/admin/recsys_plugins/rankersetting/")
     assert page.status_code == 200
-    assert set(RankerSetting.objects.values_list("name", flat=True)) >= BUILTINS
+    assert not RankerSetting.objects.exists()  # viewing writes nothing: the settings still decide
     assert b"aisle-novelty" in page.content
-    RankerSetting.objects.filter(name="hybrid").update(enabled=False)
-    RankerSetting.objects.filter(name="novelty").update(enabled=True, position=0, weight=2.5)
+    form = {f"position:{choice['ranker'].name}": choice["position"] for choice in page.context["choices"]}
+    form |= {f"weight:{choice['ranker'].name}": choice["weight"] for choice in page.context["choices"]}
+    form |= {f"enabled:{name}": "on" for name in ("cosine", "cf", "popularity", "novelty")}  # not hybrid
+    form |= {"position:novelty": 0, "weight:novelty": 2.5, "plugin:novelty": "on", "save": "Save"}
+    saved = admin_client.post("/admin/recsys_plugins/rankersetting/", form, follow=True)
+    assert "Saved" in saved.content.decode()
+    assert set(RankerSetting.objects.values_list("name", flat=True)) >= BUILTINS
     body = client.get("/api/rankers/").json()
     assert body["default"] == "novelty"
     rankers = {entry["name"]: entry for entry in body["rankers"]}

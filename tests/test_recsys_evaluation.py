@@ -300,6 +300,7 @@ def test_dataset_is_named_by_its_folder_when_the_folder_names_it(tmp_path):
     [
         (["--rankers", "cosine"], "cannot evaluate cosine offline"),
         (["--rankers", "cf,nope"], "cannot evaluate nope offline"),
+        (["--rankers", "novelty"], "evaluate_rankers scores any installed ranker"),
         (["--rankers", ","], "no ranker"),
         (["--factors", "0"], "--factors must be at least 1"),
         (["--alpha", "-1"], "--alpha must not be negative"),

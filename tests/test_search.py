@@ -280,3 +280,12 @@ def test_build_index_reports_progress_by_stage(small_catalog):
     encoding = [step for step in seen if step[0] == "encoding"]
     assert encoding[-1] == ("encoding", len(small_catalog), len(small_catalog))
     assert [done for _, done, _ in encoding] == sorted(done for _, done, _ in encoding)
+
+
+def test_the_words_an_explanation_quotes_are_written_as_the_title_writes_them():
+    from assistant.search import _content_words, _word_forms
+
+    forms = _word_forms("FREKVENS bar table, black, 2 tables")
+    assert forms["frekven"] == "FREKVENS"  # matched in the singular, quoted as written, not "frekven"
+    assert forms["table"] == "table"
+    assert _content_words("FREKVENS bar tables") == ["frekven", "bar", "table"]

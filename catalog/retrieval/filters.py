@@ -33,6 +33,7 @@ class FilterRow:
     currency: str = ""
     rating: float | None = None
     popularity: float | None = None
+    rating_count: int | None = None
     measures: Mapping[str, float] = field(default_factory=dict)
     """Numeric attributes among ``DIMENSIONS`` (``width`` in cm...)."""
 
@@ -44,6 +45,8 @@ class Postings:
     values: list[str] = field(default_factory=list)
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     positions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    _per_product: list[tuple[str, ...]] | None = field(default=None, repr=False, compare=False)
+    """Each product's values, built on the first ``values_at`` (the rankers' facts)."""
 
     @classmethod
     def from_lists(cls, per_product: Sequence[Iterable[str]]) -> "Postings":
@@ -57,6 +60,16 @@ class Postings:
         positions = np.fromiter((p for v in values for p in lists[v]), dtype=np.int32, count=int(offsets[-1]))
         return cls(values, offsets, positions)
 
+    def values_at(self, positions: Iterable[int], size: int) -> list[tuple[str, ...]]:
+        """The values each product at ``positions`` has (of a table of ``size`` products)."""
+        if self._per_product is None or len(self._per_product) != size:
+            per_product: list[list[str]] = [[] for _ in range(size)]
+            for i, value in enumerate(self.values):
+                for position in self.positions[self.offsets[i] : self.offsets[i + 1]]:
+                    per_product[position].append(value)
+            self._per_product = [tuple(values) for values in per_product]
+        return [self._per_product[int(position)] for position in positions]
+
     def any_of(self, wanted: Iterable[str], size: int) -> np.ndarray:
         """A boolean mask of the products having at least one of ``wanted``."""
         mask = np.zeros(size, dtype=bool)
@@ -69,7 +82,7 @@ class Postings:
 
 
 _MULTI_VALUED = ("categories", "colors", "materials")
-_NUMBERS = ("rating", "popularity", *DIMENSIONS)
+_NUMBERS = ("rating", "rating_count", "popularity", *DIMENSIONS)
 """Numeric columns, NaN where unknown."""
 
 
@@ -194,6 +207,36 @@ class FilterTable:
         index = {name: code for code, name in enumerate(self.brands)}
         return np.array([index[name] for name in names if name in index], dtype=np.int32)
 
+    def facts(self, positions: np.ndarray) -> dict[str, Any]:
+        """What rankers may know of the products at ``positions`` (``ProductFacts``' fields but the
+        product type), column by column."""
+        positions = np.asarray(positions, dtype=np.int64)
+        size = len(self)
+        brands = [*self.brands, ""]  # code -1: no brand
+        colors, materials = (
+            self.postings[name].values_at(positions, size) for name in ("colors", "materials")
+        )
+        measures = [
+            {name: float(self.numbers[name][p]) for name in DIMENSIONS if not np.isnan(self.numbers[name][p])}
+            for p in positions
+        ]
+        return {
+            "brand": tuple(brands[code] for code in self.brand_codes[positions]),
+            "price": self.prices[positions].astype(np.float64),
+            "currency": tuple(self.currencies[code] for code in self.currency_codes[positions]),
+            "categories": tuple(
+                _leaves(paths) for paths in self.postings["categories"].values_at(positions, size)
+            ),
+            "stock": self.stock[positions].astype(np.int64),
+            "rating": self.numbers["rating"][positions],
+            "rating_count": self.numbers["rating_count"][positions],
+            "popularity": self.numbers["popularity"][positions],
+            "attributes": tuple(
+                {"color": list(color), "material": list(material), **measure}
+                for color, material, measure in zip(colors, materials, measures, strict=True)
+            ),
+        }
+
     def save(self, folder: Path) -> None:
         arrays = {
             "prices": self.prices,
@@ -241,8 +284,13 @@ def _with_ancestors(paths: Iterable[str]) -> list[str]:
     return list(found)
 
 
+def _leaves(paths: Sequence[str]) -> tuple[str, ...]:
+    """The most specific of ``paths`` (``_with_ancestors`` undone)."""
+    return tuple(path for path in paths if not any(other.startswith(f"{path}/") for other in paths))
+
+
 def _number(row: FilterRow, name: str) -> float:
-    value = getattr(row, name) if name in ("rating", "popularity") else row.measures.get(name)
+    value = getattr(row, name) if name in ("rating", "rating_count", "popularity") else row.measures.get(name)
     try:
         return float(value) if value is not None else np.nan
     except (TypeError, ValueError):

@@ -23,8 +23,8 @@ from .product_types import TextEncoder, TypeRow, TypeVocabulary
 from .vector_index import VectorIndex
 
 logger = logging.getLogger(__name__)
-INDEX_FORMAT = 2
-"""The layout of a version folder; 2 added product types, currencies and measures."""
+INDEX_FORMAT = 3
+"""The layout of a version folder; 2 added product types, currencies and measures, 3 rating counts."""
 
 
 @dataclass
@@ -57,6 +57,16 @@ class IndexVersion:
             if part is not None:
                 mask = part if mask is None else mask & part
         return mask
+
+    def facts(self, positions: np.ndarray) -> dict[str, Any]:
+        """What rankers may know of the products at ``positions``: the filter table's columns and
+        each product's type (``ProductFacts``' fields)."""
+        facts = self.filters.facts(positions)
+        if self.types is None:
+            return facts | {"product_type": ("",) * len(positions)}
+        labels = [kind.label for kind in self.types.types]
+        codes = self.types.codes[np.asarray(positions, dtype=np.int64)]
+        return facts | {"product_type": tuple(labels[code] if code >= 0 else "" for code in codes)}
 
     def positions_of(self, product_ids: Sequence[int]) -> np.ndarray:
         """Positions of the given product ids (ids not in this version are left out)."""

@@ -1,14 +1,17 @@
 """Hybrid ranking: min-max normalised scores of several rankers, weighted by how much the
 shopper's history can be trusted, with each ranker's part kept for the explanation."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
-import pluggy
 
 from recsys_plugins.hookspecs import hookimpl
 
-from .base import Candidates, RankerInfo, RankingContext, Scores, as_scores
+from .base import Candidates, RankerInfo, RankingContext, Scores
+
+Scorer = Callable[[str, Candidates, RankingContext], Scores | None]
+"""Another ranker's scores, ``None`` when it has none or its plugin failed (``RankerRegistry.score``)."""
+Explainer = Callable[[str, int, Mapping[str, float], RankingContext], str]
 
 NAME = "hybrid"
 RETRIEVAL = "retrieval"
@@ -63,10 +66,12 @@ def fuse(
 
 class HybridRanker:
     """The built-in ``hybrid`` plugin: fuses the retrieval score and every other enabled ranker
-    named in ``context.weights``, asking their plugins through the shared hook caller."""
+    named in ``context.weights``, asking their plugins through the registry, which leaves out a
+    ranker whose plugin fails (hybrid then fuses the others)."""
 
-    def __init__(self, plugins: pluggy.PluginManager) -> None:
-        self.plugins = plugins
+    def __init__(self, score: Scorer, explain: Explainer) -> None:
+        self.score = score
+        self.explain = explain
 
     @hookimpl
     def aisle_register_rankers(self) -> list[RankerInfo]:
@@ -92,11 +97,9 @@ class HybridRanker:
                 if candidates.relevance is not None:
                     parts[name] = np.asarray(candidates.relevance, dtype=np.float32)
                 continue
-            scored = self.plugins.hook.aisle_score_candidates(
-                ranker=name, candidates=candidates, context=context
-            )
+            scored = self.score(name, candidates, context)
             if scored is not None:
-                parts[name] = as_scores(scored, name).total
+                parts[name] = np.asarray(scored.total, dtype=np.float32)
         if not parts:
             return Scores(np.zeros(len(candidates), dtype=np.float32), {})
         total, contributions = fuse(parts, weights)
@@ -115,9 +118,7 @@ class HybridRanker:
             reason = (
                 RETRIEVAL_REASON
                 if name == RETRIEVAL
-                else self.plugins.hook.aisle_explain_score(
-                    ranker=name, product_id=product_id, parts={name: part}, context=context
-                )
+                else self.explain(name, product_id, {name: part}, context)
             )
             if reason and reason not in reasons:
                 reasons.append(reason)

@@ -14,8 +14,8 @@ retrieval scores and vectors, and the shopper's feedback events in the context):
 
 Hide disliked products (an ``aisle_rerank`` wrapper)
     Whatever ranker orders the results, a product the shopper disliked (in this or an earlier
-    session) is left out. The list can then be shorter than asked for: Aisle hands the wrapper
-    the top ``limit`` products only. Deny the plugin (``AISLE_PLUGINS_DENY=novelty``) to turn
+    session) is left out. The page stays full: Aisle hands the wrapper every candidate in score
+    order and cuts the page afterwards. Deny the plugin (``AISLE_PLUGINS_DENY=novelty``) to turn
     both parts off.
 """
 

@@ -76,7 +76,8 @@ class Command(AisleCommand):
         if unknown or not rankers:
             raise CommandError(
                 f"cannot evaluate {', '.join(unknown) or 'no ranker'} offline; "
-                f"--rankers takes a comma-separated list of {', '.join(EVALUABLE)}"
+                f"--rankers takes a comma-separated list of {', '.join(EVALUABLE)} "
+                "(evaluate_rankers scores any installed ranker on catalog queries)"
             )
         config = _config(options)
         weights = {"cf": 1.0, "popularity": options["popularity_weight"]}

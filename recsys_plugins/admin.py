@@ -107,9 +107,20 @@ class RankerSettingAdmin(admin.ModelAdmin):
             for plugin in registry.loaded_plugins()
             if plugin["package"] != BUILTIN_PACKAGE
         }
-        ranking.save_choices(rankers, plugins)
+        ranking.save_choices(_renumbered(rankers), plugins)
         self.message_user(request, "Saved: every process ranks with these choices from its next request.")
         return HttpResponseRedirect(request.path)
+
+
+def _renumbered(rankers: dict[str, tuple[bool, int, float]]) -> dict[str, tuple[bool, int, float]]:
+    """Positions 0, 1, 2… in the order asked; a ranker moved to a position another one holds goes
+    before it (set to 0, it comes first), the others keep their order."""
+    before = {choice.ranker.name: choice.position for choice in ranking.ranker_choices()}
+    order = sorted(
+        rankers,
+        key=lambda name: (rankers[name][1], rankers[name][1] == before.get(name), before.get(name, 0), name),
+    )
+    return {name: (rankers[name][0], position, rankers[name][2]) for position, name in enumerate(order)}
 
 
 @admin.register(RankerTrainingRun)

@@ -132,3 +132,18 @@ def test_manage_py_plugins_and_the_system_check_report_plugins_at_start_up(fresh
     assert "unloadable" in warning.msg
     with pytest.raises(CommandError, match="1 plugin"):
         call_command("plugins", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_a_ranker_moved_to_a_taken_position_goes_before_the_one_there(admin_client, client, fresh_registry):
+    page = admin_client.get(RANKERS)
+    form = {f"position:{choice['ranker'].name}": choice["position"] for choice in page.context["choices"]}
+    form |= {f"weight:{choice['ranker'].name}": choice["weight"] for choice in page.context["choices"]}
+    form |= {f"enabled:{choice['ranker'].name}": "on" for choice in page.context["choices"]}
+    assert form["position:hybrid"] == 0
+    form |= {"position:novelty": 0, "plugin:novelty": "on", "save": "Save"}  # the admin types 0
+    admin_client.post(RANKERS, form)
+    body = client.get("/api/rankers/").json()
+    assert body["default"] == "novelty"
+    assert [entry["position"] for entry in body["rankers"]] == list(range(len(body["rankers"])))
+    assert [entry["name"] for entry in body["rankers"]][:2] == ["novelty", "hybrid"]

@@ -81,7 +81,12 @@ def test_a_split_experiment_gives_each_session_one_ranker_for_good(admin_client,
     experiment = RankerExperiment.objects.create(
         name="cosine or popularity", ranker_a="cosine", ranker_b="popularity"
     )
-    sessions = [new_session() for _ in range(8)]
+    # Four sessions in each arm: random keys all in one arm (1 in 128 for eight) would test nothing.
+    by_arm: dict[str, list[str]] = {"a": [], "b": []}
+    while min(len(keys) for keys in by_arm.values()) < 4:
+        key = new_session()
+        by_arm[experiments.arm_of(key, str(experiment.pk))].append(key)
+    sessions = by_arm["a"][:4] + by_arm["b"][:4]
     for session_key in sessions:
         services.chat_turn(session_key, "sofa")
         services.chat_turn(session_key, "cheaper")
@@ -92,7 +97,6 @@ def test_a_split_experiment_gives_each_session_one_ranker_for_good(admin_client,
         )
         assert {reply.ranker for reply in replies} == {experiment.ranker_of(arm)}
         assert all(set(reply.experiment["arms"]) == {arm} for reply in replies)
-    assert {experiments.arm_of(key, str(experiment.pk)) for key in sessions} == {"a", "b"}
 
     liker = sessions[0]
     shown = Message.objects.filter(conversation__session_key=liker, role="assistant").last().products
